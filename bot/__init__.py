@@ -1,0 +1,1 @@
+"""story-bot: answers, summaries, the CLI and the Discord adapter."""

@@ -1,0 +1,177 @@
+"""The answer chain: question → retrieve → answer → verified citations, as a LangChain runnable."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from bot.answer import Answer, Citation, Turn
+from bot.errors import QuestionError
+from bot.extractive import (
+    RefusalModel,
+    ScoredSentence,
+    SentenceWeights,
+    missing_mass,
+    question_term_weights,
+    score_sentences,
+)
+from index.retriever import HybridRetriever, Retrieval
+from index.text import tokenize
+
+NOT_IN_STORY = "The story doesn't say."
+
+# Pronouns and deictic words that make a follow-up depend on what was asked before.
+_ANAPHORA = frozenset("he she they him her them his hers their it its there that this those these then".split())
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRequest:
+    """A question, with earlier turns of the conversation for follow-ups."""
+
+    question: str
+    history: tuple[Turn, ...] = ()
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Strip control and zero-width characters; refuse empty or over-long questions politely."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch
+        for ch in question
+        if unicodedata.category(ch) != "Cf"
+    )
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    if not cleaned:
+        raise QuestionError("Please ask a question: the one given was empty.")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"Please keep questions under {max_chars} characters (this one has {len(cleaned)}).")
+    if not any(ch.isalnum() for ch in cleaned):
+        raise QuestionError("Please ask a question in words: that one has no letters or digits.")
+    return cleaned
+
+
+def is_follow_up(question: str) -> bool:
+    """A short question leaning on an earlier one ("when is he going there?")."""
+    lowered = set(re.findall(r"[a-z]+", question.lower()))
+    return bool(lowered & _ANAPHORA) or len(tokenize(question)) <= 1
+
+
+def standalone_query(request: AnswerRequest, turns: int) -> str:
+    """The question to retrieve with: follow-ups borrow the words of the previous questions."""
+    if not request.history or turns <= 0 or not is_follow_up(request.question):
+        return request.question
+    earlier = [turn.question for turn in request.history[-turns:]]
+    return " ".join([*earlier[-1:], request.question])
+
+
+class ExtractiveAnswerer:
+    """Quote the best sentence(s) of the retrieved passages, or say the story doesn't say."""
+
+    def __init__(
+        self,
+        embed: Callable[[Sequence[str]], Any],
+        weights: SentenceWeights,
+        refusal: RefusalModel,
+        max_sentences: int = 2,
+    ) -> None:
+        self.embed = embed
+        self.weights = weights
+        self.refusal = refusal
+        self.max_sentences = max_sentences
+
+    def answer(self, question: str, retrieval: Retrieval) -> Answer:
+        ranked = score_sentences(retrieval, question, self.embed, self.weights)
+        if not ranked:
+            return Answer(question, NOT_IN_STORY, grounded=False)
+        best = ranked[0]
+        terms = question_term_weights(retrieval.query_tokens, retrieval.keywords)
+        confidence = self.refusal.probability(best.dense, best.window, missing_mass(terms, retrieval.keywords))
+        if confidence < self.refusal.threshold:
+            related = [_citation(1, best)]
+            return Answer(question, NOT_IN_STORY, grounded=False, related=related, confidence=confidence)
+        chosen = self._choose(ranked, set(terms))
+        citations = [_citation(n, s) for n, s in enumerate(chosen, start=1)]
+        text = " ".join(f"{c.passage} [{c.n}]" for c in citations)
+        return Answer(question, text, grounded=True, citations=citations, confidence=confidence)
+
+    def _choose(self, ranked: list[ScoredSentence], terms: set[str]) -> list[ScoredSentence]:
+        """The best sentence, plus a runner-up only when it covers question words the best lacks."""
+        chosen = [ranked[0]]
+        covered = set(tokenize(ranked[0].text)) & terms
+        for candidate in ranked[1:4]:
+            if len(chosen) >= self.max_sentences:
+                break
+            adds = (set(tokenize(candidate.text)) & terms) - covered
+            if adds and candidate.score >= 0.9 * ranked[0].score:
+                chosen.append(candidate)
+                covered |= adds
+        return sorted(chosen, key=lambda s: (s.source, s.start)) if len(chosen) > 1 else chosen
+
+
+def _citation(n: int, sentence: ScoredSentence) -> Citation:
+    return Citation(n, sentence.source, sentence.start, sentence.end, sentence.text, round(sentence.score, 4))
+
+
+def verify_citations(answer: Answer, document_text: Callable[[str], str | None]) -> Answer:
+    """Keep only citations that equal their source text exactly; with none left, refuse."""
+    texts: dict[str, str | None] = {}
+
+    def verified(c: Citation) -> bool:
+        if c.source not in texts:
+            texts[c.source] = document_text(c.source)
+        text = texts[c.source]
+        return text is not None and 0 <= c.start < c.end <= len(text) and text[c.start : c.end] == c.passage
+
+    citations = [c for c in answer.citations if verified(c)]
+    related = [c for c in answer.related if verified(c)]
+    if answer.grounded and not citations:
+        return replace(answer, answer=NOT_IN_STORY, grounded=False, citations=[], related=related)
+    return replace(answer, citations=citations, related=related)
+
+
+def _as_request(value: AnswerRequest | str | dict[str, Any]) -> AnswerRequest:
+    if isinstance(value, AnswerRequest):
+        return value
+    if isinstance(value, str):
+        return AnswerRequest(value)
+    history = tuple(t if isinstance(t, Turn) else Turn(**t) for t in value.get("history", ()))
+    return AnswerRequest(str(value["question"]), history)
+
+
+def build_answer_chain(
+    retriever: HybridRetriever,
+    answerer: ExtractiveAnswerer,
+    document_text: Callable[[str], str | None],
+    max_question_chars: int = 1000,
+    history_turns: int = 3,
+) -> Runnable[Any, Answer]:
+    """question (str, dict or AnswerRequest) → :class:`Answer` with verified citations.
+
+    Each step is a plain function, so ``ainvoke`` runs the blocking ones (embedding, Chroma) in
+    an executor and never blocks the caller's event loop.
+    """
+
+    def prepare(value: Any) -> dict[str, Any]:
+        request = _as_request(value)
+        question = clean_question(request.question, max_question_chars)
+        return {"question": question, "query": standalone_query(replace(request, question=question), history_turns)}
+
+    def retrieve(state: dict[str, Any]) -> dict[str, Any]:
+        return {**state, "retrieval": retriever.retrieve(state["query"])}
+
+    def answer(state: dict[str, Any]) -> Answer:
+        return answerer.answer(state["question"], state["retrieval"])
+
+    def verify(result: Answer) -> Answer:
+        return verify_citations(result, document_text)
+
+    return (
+        RunnableLambda(prepare, name="prepare")
+        | RunnableLambda(retrieve, name="retrieve")
+        | RunnableLambda(answer, name="answer")
+        | RunnableLambda(verify, name="verify")
+    ).with_config(run_name="story_answer")

@@ -1,0 +1,152 @@
+"""One object the CLI and the Discord bot share: stores, retrievers and answer chains per collection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import Runnable
+
+from bot.answer import Answer, Turn
+from bot.chain import AnswerRequest, ExtractiveAnswerer, build_answer_chain
+from bot.extractive import RefusalModel, SentenceWeights
+from config import Settings
+from index.corpus import default_corpus
+from index.embeddings import MiniLMEmbeddings, shared_embeddings
+from index.errors import DocumentError
+from index.loaders import LoadedDocument, iter_document_paths, load_document
+from index.retriever import HybridRetriever, KeywordIndexCache
+from index.store import IndexResult, PassageStore, SourceInfo, open_client
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFailure:
+    """A file that could not be indexed, with the reason to show the user."""
+
+    path: str
+    error: str
+
+
+def refusal_model(settings: Settings) -> RefusalModel:
+    return RefusalModel(
+        settings.refusal_bias,
+        settings.refusal_w_dense,
+        settings.refusal_w_coverage,
+        settings.refusal_w_missing,
+        settings.refusal_threshold,
+    )
+
+
+class StoryService:
+    """Builds and caches, per collection, the store and answer chain from one ``Settings``."""
+
+    def __init__(self, settings: Settings, embeddings: MiniLMEmbeddings | None = None) -> None:
+        self.settings = settings
+        self._embeddings = embeddings
+        self._stores: dict[str, PassageStore] = {}
+        self._chains: dict[str, Runnable[Any, Answer]] = {}
+        self._keyword_cache = KeywordIndexCache()
+        self._lock = threading.RLock()
+        self.sentence_weights = SentenceWeights()
+
+    @property
+    def embeddings(self) -> MiniLMEmbeddings:
+        if self._embeddings is None:
+            s = self.settings
+            self._embeddings = shared_embeddings(s.resolved_model_path(), s.embed_batch_size, s.embedding_cache_size)
+        return self._embeddings
+
+    def store(self, collection: str | None = None) -> PassageStore:
+        """The passage store of a collection (created on first use)."""
+        name = collection or self.settings.collection
+        with self._lock:
+            if name not in self._stores:
+                s = self.settings
+                client = open_client(s.resolved_data_dir(), s.chroma_url, s.chroma_timeout)
+                self._stores[name] = PassageStore(
+                    client,
+                    name,
+                    self.embeddings,
+                    s.model_path,
+                    s.chunk_chars,
+                    s.overlap_sentences,
+                    s.index_batch_passages,
+                )
+            return self._stores[name]
+
+    def ensure_corpus(self, collection: str | None = None) -> PassageStore:
+        """A collection with nothing indexed answers from the bundled seed story."""
+        store = self.store(collection)
+        if store.is_empty():
+            for document in default_corpus():
+                store.index_document(document)
+        return store
+
+    def index_document(self, document: LoadedDocument, collection: str | None = None) -> IndexResult:
+        return self.store(collection).index_document(document)
+
+    def index_paths(
+        self,
+        paths: Iterable[Path],
+        collection: str | None = None,
+        on_result: Callable[[IndexResult | IndexFailure], None] | None = None,
+        on_passages: Callable[[int], None] | None = None,
+    ) -> list[IndexResult | IndexFailure]:
+        """Index files and directories; a bad file is reported and the rest continue."""
+        store = self.store(collection)
+        results: list[IndexResult | IndexFailure] = []
+        for path in iter_document_paths(list(paths)):
+            outcome: IndexResult | IndexFailure
+            try:
+                outcome = store.index_document(load_document(path), on_passages)
+            except DocumentError as exc:
+                outcome = IndexFailure(str(path), str(exc))
+            results.append(outcome)
+            if on_result:
+                on_result(outcome)
+        return results
+
+    def sources(self, collection: str | None = None) -> list[SourceInfo]:
+        return self.store(collection).sources()
+
+    def remove(self, source: str, collection: str | None = None) -> int:
+        return self.store(collection).remove_source(source)
+
+    def answer_chain(self, collection: str | None = None) -> Runnable[Any, Answer]:
+        """The retrieval → answer → verify chain of a collection."""
+        name = collection or self.settings.collection
+        with self._lock:
+            if name not in self._chains:
+                s = self.settings
+                store = self.store(name)
+                retriever = HybridRetriever(
+                    store=store,
+                    keyword_cache=self._keyword_cache,
+                    k=s.k,
+                    fetch_k=s.fetch_k,
+                    rrf_k=s.rrf_k,
+                    dense_weight=s.dense_weight,
+                    bm25_weight=s.bm25_weight,
+                )
+                answerer = ExtractiveAnswerer(
+                    self.embeddings.encode, self.sentence_weights, refusal_model(s), s.max_answer_sentences
+                )
+                self._chains[name] = build_answer_chain(
+                    retriever, answerer, store.document_text, s.max_question_chars, s.history_turns
+                )
+            return self._chains[name]
+
+    def ask(self, question: str, collection: str | None = None, history: tuple[Turn, ...] = ()) -> Answer:
+        """Answer a question (the collection gets the seed story if it is empty)."""
+        self.ensure_corpus(collection)
+        return self.answer_chain(collection).invoke(AnswerRequest(question, history))
+
+    async def aask(self, question: str, collection: str | None = None, history: tuple[Turn, ...] = ()) -> Answer:
+        """``ask`` for async callers: the blocking work runs in an executor."""
+        import asyncio
+
+        await asyncio.to_thread(self.ensure_corpus, collection)
+        return await self.answer_chain(collection).ainvoke(AnswerRequest(question, history))

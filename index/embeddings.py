@@ -1,0 +1,123 @@
+"""all-MiniLM-L6-v2 embeddings, loaded from a local path, behind LangChain's interface."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Nothing may reach a model hub or phone home: the machine is offline and must not hang.
+OFFLINE_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+}
+
+
+def force_offline() -> None:
+    """Set the offline environment before any Hugging Face or Chroma import reads it."""
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
+class MiniLMEmbeddings(Embeddings):
+    """Sentence embeddings from a local sentence-transformers model, L2-normalized.
+
+    Embeddings of texts seen before come from an LRU cache: the extractive answerer embeds the
+    sentences of retrieved passages on every question, and the same passages come back often.
+    """
+
+    def __init__(self, model_path: str, batch_size: int = 64, cache_size: int = 50000) -> None:
+        force_offline()
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
+        """Encode texts to a (n, 384) float32 matrix of unit vectors, using the cache."""
+        import numpy as np
+
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = self._model.encode(
+                missing,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._remember(text, vector)
+        with self._lock:
+            rows = [self._cache[t] if t in self._cache else None for t in texts]
+        if any(row is None for row in rows):  # evicted under pressure: encode directly
+            return np.asarray(
+                self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True),
+                dtype=np.float32,
+            )
+        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dimension), np.float32)
+
+    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
+        """Encode without touching the cache: bulk indexing would only evict useful entries."""
+        import numpy as np
+
+        return np.asarray(
+            self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
+            dtype=np.float32,
+        )
+
+    def _remember(self, text: str, vector: np.ndarray[Any, Any]) -> None:
+        if self.cache_size <= 0:
+            return
+        self._cache[text] = vector
+        self._cache.move_to_end(text)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    @property
+    def dimension(self) -> int:
+        dim = self._model.get_sentence_embedding_dimension()
+        return int(dim or 384)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_uncached(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()  # type: ignore[no-any-return]
+
+
+_SHARED: dict[tuple[str, int, int], MiniLMEmbeddings] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_embeddings(model_path: str, batch_size: int = 64, cache_size: int = 50000) -> MiniLMEmbeddings:
+    """One model per process and path: loading MiniLM takes seconds and ~90 MB each time."""
+    key = (model_path, batch_size, cache_size)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = MiniLMEmbeddings(model_path, batch_size, cache_size)
+        return _SHARED[key]

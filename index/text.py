@@ -1,0 +1,52 @@
+"""Tokenizing for keyword search and lexical scoring: lower-cased, stemmed, no stop words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just let me more most my myself no nor not of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom whose why will with would you your yours yourself
+    yourselves s t d ll m re ve o y said says say tell according""".split()
+)
+_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Snowball stem of a lower-case word, memoized: the same words recur constantly."""
+    return str(_stemmer().stemWord(word))
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents so "Bogotá" matches "Bogota"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Lower-case, accent-folded words with possessives dropped ("Colombia’s" → "colombia")."""
+    out = []
+    for match in _WORD.finditer(fold(text)):
+        word = re.sub(r"['’]s$", "", match.group(0))
+        out.append(word.replace("’", "'"))
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content words: the unit of BM25 and of lexical overlap scoring."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]

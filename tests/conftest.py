@@ -1,0 +1,61 @@
+"""Shared fixtures: an isolated environment, the real MiniLM (loaded once), real Chroma in tmp dirs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.embeddings import force_offline
+
+force_offline()
+
+from bot.service import StoryService  # noqa: E402
+from config import Settings, load_settings  # noqa: E402
+from index.embeddings import MiniLMEmbeddings, shared_embeddings  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads the developer's settings, token or data: every STORYBOT_* variable is
+    cleared and the data directory is a fresh temporary folder."""
+    for key in list(os.environ):
+        if key.startswith("STORYBOT_") or key == "DISCORD_TOKEN":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("STORYBOT_DATA_DIR", str(tmp_path / "data"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> MiniLMEmbeddings:
+    """The real all-MiniLM-L6-v2, loaded once for the whole run."""
+    settings = Settings()
+    return shared_embeddings(settings.resolved_model_path(), settings.embed_batch_size, settings.embedding_cache_size)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=str(tmp_path / "data"))
+
+
+@pytest.fixture
+def make_service(embeddings: MiniLMEmbeddings, tmp_path: Path) -> Callable[..., StoryService]:
+    """Build a StoryService over its own data directory, with optional setting overrides."""
+    counter = iter(range(1_000_000))
+
+    def build(**overrides: Any) -> StoryService:
+        overrides.setdefault("data_dir", str(tmp_path / f"data-{next(counter)}"))
+        return StoryService(load_settings(**overrides), embeddings)
+
+    return build
+
+
+@pytest.fixture
+def service(make_service: Callable[..., StoryService]) -> StoryService:
+    """A service whose default collection holds the bundled seed story."""
+    built = make_service()
+    built.ensure_corpus()
+    return built
