@@ -1,18 +1,24 @@
 """Fit the sentence-ranking weights and the refusal model from data (SQuAD 1.1 dev, fit half).
 
-    python -m bench.calibrate [--questions 600]
+    python -m bench.calibrate [--questions 400] [--stories 250]
 
 Ranking: a conditional logit over the candidate sentences of each question (the label: the
-sentence holds a gold answer). Refusal: a logistic model over the best sentence's evidence, with
-questions asked of their own articles as "answerable" and the same questions asked of other
-articles as "the story doesn't say". The script prints the settings to paste into
-``config/default.toml``; articles in the held-out half are never seen here.
+sentence holds a gold answer), on collections of a dozen whole articles.
+
+Refusal: a logistic model over the best sentence's evidence. "Answerable" rows ask a question of
+a collection that holds its paragraph; "the story doesn't say" rows ask it of a collection from
+another article, or of other paragraphs of its own article that do not contain the answer.
+Collections come in two sizes, a dozen articles and a story-sized three paragraphs, because a
+bot serves both. The script prints the settings to paste into
+``config/default.toml``; articles of the held-out half are never seen here.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import random
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -20,46 +26,65 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from bench.squad_data import SQUAD_V1, Article, contains_gold, load_squad, sample_questions, split_articles
-from bot.extractive import FEATURES, missing_mass, question_term_weights, score_sentences
+from bench.squad_data import SQUAD_V1, Article, Question, contains_gold, load_squad, sample_questions, split_articles
+from bot.extractive import FEATURES, background_term_weights, missing_mass, score_sentences
 from bot.service import StoryService
 from config import load_settings
-from index.retriever import HybridRetriever
+from index.loaders import LoadedDocument
 from index.text import tokenize
 
-REFUSAL_FEATURES = ("dense", "window", "missing")
+REFUSAL_FEATURES = ("dense", "coverage", "missing")
 
 
 @dataclass
 class Group:
+    """The candidate sentences of one question asked of one collection."""
+
     features: np.ndarray[Any, Any]
     labels: np.ndarray[Any, Any]
     missing: float
     answerable: bool
 
 
-def collect(service: StoryService, collection: str, articles: list[Article], questions: list[Any], answerable: bool) -> list[Group]:
-    store = service.store(collection)
+def ask_features(service: StoryService, collection: str, question: Question, answerable: bool) -> Group | None:
+    retrieval = service.retriever(collection).retrieve(question.question)
+    ranked = score_sentences(retrieval, question.question, service.embeddings.encode, service.sentence_weights)
+    if not ranked:
+        return None
+    return Group(
+        np.array([r.features() for r in ranked]),
+        np.array([answerable and contains_gold(r.text, question.answers) for r in ranked]),
+        missing_mass(background_term_weights(tokenize(question.question)), retrieval.keywords),
+        answerable,
+    )
+
+
+def article_collection(service: StoryService, name: str, articles: list[Article]) -> str:
+    store = service.store(name)
     for article in articles:
         store.index_document(article.document())
-    s = service.settings
-    retriever = HybridRetriever(store=store, keyword_cache=service._keyword_cache, k=s.k, fetch_k=s.fetch_k, rrf_k=s.rrf_k)
-    groups = []
-    for q in questions:
-        retrieval = retriever.retrieve(q.question)
-        ranked = score_sentences(retrieval, q.question, service.embeddings.encode, service.sentence_weights)
-        if not ranked:
-            continue
-        terms = question_term_weights(tokenize(q.question), retrieval.keywords)
-        groups.append(
-            Group(
-                np.array([r.features() for r in ranked]),
-                np.array([answerable and contains_gold(r.text, q.answers) for r in ranked]),
-                missing_mass(terms, retrieval.keywords),
-                answerable,
-            )
-        )
-    return groups
+    return name
+
+
+def story_collection(service: StoryService, article: Article, paragraph: int) -> str:
+    """A story-sized collection: the paragraph and its neighbours, as one document."""
+    lo, hi = max(0, paragraph - 1), min(len(article.paragraphs), paragraph + 2)
+    text = "\n\n".join(p.strip() for p in article.paragraphs[lo:hi])
+    name = "s-" + hashlib.sha1(f"{article.title}:{lo}".encode()).hexdigest()[:16]
+    service.store(name).index_document(LoadedDocument(article.source, text))
+    return name
+
+
+def far_paragraph(article: Article, question: Question, rng: random.Random) -> int | None:
+    """A paragraph of the same article, away from the question's, whose neighbourhood does not
+    contain the answer text (so the "not answerable" label is honest)."""
+    choices = [i for i in range(len(article.paragraphs)) if abs(i - question.paragraph) >= 3]
+    rng.shuffle(choices)
+    for i in choices[:5]:
+        window = " ".join(article.paragraphs[max(0, i - 1) : i + 2])
+        if not contains_gold(window, question.answers):
+            return i
+    return None
 
 
 def fit_ranking(groups: list[Group], l2: float = 0.01) -> np.ndarray[Any, Any]:
@@ -84,12 +109,14 @@ def fit_ranking(groups: list[Group], l2: float = 0.01) -> np.ndarray[Any, Any]:
     return np.asarray(result.x)
 
 
-def refusal_rows(groups: list[Group], weights: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def refusal_rows(
+    groups: list[Group], weights: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    dense, coverage = FEATURES.index("dense"), FEATURES.index("window_bg")
     x, y = [], []
-    index = {name: FEATURES.index(name) for name in ("dense", "window")}
     for g in groups:
         best = g.features[int(np.argmax(g.features @ weights))]
-        x.append([best[index["dense"]], best[index["window"]], g.missing])
+        x.append([best[dense], best[coverage], g.missing])
         y.append(g.answerable)
     return np.array(x), np.array(y, dtype=float)
 
@@ -100,8 +127,7 @@ def fit_logistic(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], l2: float = 0
     balance = np.where(y > 0, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
 
     def loss(w: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
-        z = design @ w
-        p = 1 / (1 + np.exp(-z))
+        p = 1 / (1 + np.exp(-(design @ w)))
         ll = -(balance * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))).mean()
         grad = design.T @ (balance * (p - y)) / len(y)
         return ll + l2 * w[1:] @ w[1:], grad + 2 * l2 * np.r_[0, w[1:]]
@@ -109,32 +135,56 @@ def fit_logistic(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], l2: float = 0
     return np.asarray(minimize(loss, np.zeros(design.shape[1]), jac=True, method="L-BFGS-B").x)
 
 
+def balanced_accuracy(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], coefficients: np.ndarray[Any, Any]) -> float:
+    p = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ coefficients)))
+    return float(np.mean([np.mean(p[y == 1] >= 0.5), np.mean(p[y == 0] < 0.5)]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--questions", type=int, default=600, help="questions per half of the fit articles")
+    parser.add_argument("--questions", type=int, default=400, help="questions per half of the fit articles")
+    parser.add_argument("--stories", type=int, default=250, help="questions asked of story-sized collections")
     parser.add_argument("--data-dir", default=os.path.join(tempfile.gettempdir(), "storybot-bench"))
     args = parser.parse_args()
     service = StoryService(load_settings(data_dir=args.data_dir))
     fit, _held_out = split_articles(load_squad(SQUAD_V1))
     a, b = fit[: len(fit) // 2], fit[len(fit) // 2 :]
     qa, qb = sample_questions(a, args.questions, seed=1), sample_questions(b, args.questions, seed=2)
-    print(f"fit articles: {len(fit)}; questions: {len(qa) + len(qb)} (each asked twice)")
-    positives = collect(service, "calib-a", a, qa, True) + collect(service, "calib-b", b, qb, True)
-    negatives = collect(service, "calib-b", b, qa, False) + collect(service, "calib-a", a, qb, False)
+    big_a, big_b = article_collection(service, "calib-a", a), article_collection(service, "calib-b", b)
+    positives = [ask_features(service, big_a, q, True) for q in qa] + [
+        ask_features(service, big_b, q, True) for q in qb
+    ]
+    negatives = [ask_features(service, big_b, q, False) for q in qa] + [
+        ask_features(service, big_a, q, False) for q in qb
+    ]
 
-    weights = fit_ranking(positives)
-    hits = np.mean([g.labels[int(np.argmax(g.features @ weights))] for g in positives])
+    rng = random.Random(3)
+    by_title = {article.title: article for article in fit}
+    for q in sample_questions(fit, args.stories, seed=4):
+        own = by_title[q.article]
+        other = rng.choice([article for article in fit if article.title != q.article])
+        positives.append(ask_features(service, story_collection(service, own, q.paragraph), q, True))
+        stranger = story_collection(service, other, rng.randrange(len(other.paragraphs)))
+        negatives.append(ask_features(service, stranger, q, False))
+        elsewhere = far_paragraph(own, q, rng)
+        if elsewhere is not None:  # same topic, other facts: the hardest honest "doesn't say"
+            negatives.append(ask_features(service, story_collection(service, own, elsewhere), q, False))
+    kept_pos = [g for g in positives if g is not None]
+    kept_neg = [g for g in negatives if g is not None]
+
+    weights = fit_ranking(kept_pos)
+    hits = np.mean([g.labels[int(np.argmax(g.features @ weights))] for g in kept_pos])
+    print(f"answerable rows: {len(kept_pos)}, unanswerable rows: {len(kept_neg)}")
     print(f"first sentence holds the answer (fit data): {hits:.3f}")
-    x, y = refusal_rows(positives + negatives, weights)
+    x, y = refusal_rows(kept_pos + kept_neg, weights)
     coefficients = fit_logistic(x, y)
-    p = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ coefficients)))
-    print(f"refusal model balanced accuracy (fit data): {np.mean([np.mean(p[y == 1] >= 0.5), np.mean(p[y == 0] < 0.5)]):.3f}")
+    print(f"refusal model balanced accuracy (fit data): {balanced_accuracy(x, y, coefficients):.3f}")
     print("\n# paste into config/default.toml")
     for name, value in zip(FEATURES, weights, strict=True):
         print(f"rank_w_{name} = {value:.4f}")
     print(f"refusal_bias = {coefficients[0]:.4f}")
     for name, value in zip(REFUSAL_FEATURES, coefficients[1:], strict=True):
-        print(f"refusal_w_{'coverage' if name == 'window' else name} = {value:.4f}")
+        print(f"refusal_w_{name} = {value:.4f}")
 
 
 if __name__ == "__main__":

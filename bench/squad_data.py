@@ -22,6 +22,7 @@ class Question:
     question: str
     answers: tuple[str, ...]
     impossible: bool
+    paragraph: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,9 @@ def load_squad(path: Path) -> list[Article]:
                 qa["question"],
                 tuple(a["text"] for a in qa.get("answers", [])),
                 bool(qa.get("is_impossible", False)),
+                number,
             )
-            for paragraph in raw["paragraphs"]
+            for number, paragraph in enumerate(raw["paragraphs"])
             for qa in paragraph["qas"]
         )
         articles.append(Article(raw["title"], tuple(p["context"] for p in raw["paragraphs"]), questions))

@@ -56,3 +56,36 @@ class Answer:
         if self.fallback_reason:
             out["fallback_reason"] = self.fallback_reason
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryLine:
+    """One line of a summary; ``text`` carries ``[n]`` markers for ``citations``."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A cited summary. ``source`` is the file summarized, or None for a whole collection."""
+
+    mode: str
+    lines: list[SummaryLine]
+    citations: list[Citation]
+    source: str | None = None
+
+    def text(self) -> str:
+        """The summary as plain text, one line per entry (bullets for list modes)."""
+        if self.mode == "tldr":
+            return " ".join(line.text for line in self.lines)
+        return "\n".join(f"• {line.text}" for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "summary": self.text(),
+            "lines": [{"text": line.text, "citations": list(line.citations)} for line in self.lines],
+            "citations": [c.to_dict() for c in self.citations],
+        }

@@ -16,8 +16,8 @@ from bot.extractive import (
     RefusalModel,
     ScoredSentence,
     SentenceWeights,
+    background_term_weights,
     missing_mass,
-    question_term_weights,
     score_sentences,
 )
 from index.retriever import HybridRetriever, Retrieval
@@ -88,14 +88,15 @@ class ExtractiveAnswerer:
         if not ranked:
             return Answer(question, NOT_IN_STORY, grounded=False)
         best = ranked[0]
-        terms = question_term_weights(retrieval.query_tokens, retrieval.keywords)
-        confidence = self.refusal.probability(best.dense, best.window, missing_mass(terms, retrieval.keywords))
+        general = background_term_weights(retrieval.query_tokens)
+        missing = missing_mass(general, retrieval.keywords)
+        confidence = self.refusal.probability(best.dense, best.window_bg, missing)
         if confidence < self.refusal.threshold:
             related = [_citation(1, best)]
             return Answer(question, NOT_IN_STORY, grounded=False, related=related, confidence=confidence)
-        chosen = self._choose(ranked, set(terms))
+        chosen = self._choose(ranked, set(general))
         citations = [_citation(n, s) for n, s in enumerate(chosen, start=1)]
-        text = " ".join(f"{c.passage} [{c.n}]" for c in citations)
+        text = " ".join(f"{' '.join(c.passage.split())} [{c.n}]" for c in citations)
         return Answer(question, text, grounded=True, citations=citations, confidence=confidence)
 
     def _choose(self, ranked: list[ScoredSentence], terms: set[str]) -> list[ScoredSentence]:

@@ -45,6 +45,12 @@ def _service(settings: Settings | None = None) -> Any:
     return StoryService(settings or load_settings())
 
 
+def _print_error(message: str) -> None:
+    """One plain line on stderr: never wrapped, never styled, never a traceback."""
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    sys.stderr.flush()
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
     sys.stdout.flush()
@@ -65,8 +71,14 @@ def index_command(
     service = _service()
     failures = 0
     with Progress(
-        TextColumn("[bold]indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("passages"), TimeElapsedColumn(),
-        console=err, transient=True, disable=as_json or not err.is_terminal,
+        TextColumn("[bold]indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("passages"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
     ) as progress:
         task = progress.add_task("index", total=None)
 
@@ -74,12 +86,19 @@ def index_command(
             nonlocal failures
             if isinstance(result, IndexFailure):
                 failures += 1
-                err.print(f"[red]error:[/] {escape(result.error)}")
+                _print_error(result.error)
                 if as_json:
                     _print_json({"source": result.path, "error": result.error})
                 return
             if as_json:
-                _print_json({"source": result.source, "passages": result.passages, "added": result.added, "removed": result.removed})
+                _print_json(
+                    {
+                        "source": result.source,
+                        "passages": result.passages,
+                        "added": result.added,
+                        "removed": result.removed,
+                    }
+                )
             else:
                 state = "unchanged" if result.unchanged else f"+{result.added} −{result.removed}"
                 out.print(f"[green]indexed[/] {escape(result.source)}: {result.passages} passages ({state})")
@@ -141,7 +160,9 @@ def render_answer(answer: Answer, console: Console) -> None:
         console.print(f"    [dim]“{escape(c.passage)}”[/]")
 
 
-def _timed_ask(service: Any, question: str, collection: str | None, history: tuple[Turn, ...] = ()) -> tuple[Answer, float]:
+def _timed_ask(
+    service: Any, question: str, collection: str | None, history: tuple[Turn, ...] = ()
+) -> tuple[Answer, float]:
     started = time.perf_counter()
     answer = service.ask(question, collection, history)
     return answer, (time.perf_counter() - started) * 1000
@@ -190,7 +211,9 @@ def ask_command(
     question: Annotated[str | None, typer.Argument(help="The question to answer.")] = None,
     collection: CollectionOption = None,
     as_json: JsonOption = False,
-    jsonl: Annotated[str | None, typer.Option("--jsonl", help="Answer one question per line of FILE ('-': stdin).")] = None,
+    jsonl: Annotated[
+        str | None, typer.Option("--jsonl", help="Answer one question per line of FILE ('-': stdin).")
+    ] = None,
 ) -> None:
     """Answer a question about the story, quoting the passages it rests on."""
     if (question is None) == (jsonl is None):
@@ -233,13 +256,28 @@ def eval_command(
         return "n/a" if value is None else f"{value:.1%}"
 
     table.add_row("answer accuracy", f"{pct(report.answer_accuracy)} ({report.answered_correctly}/{report.answerable})")
-    table.add_row("refusal accuracy", f"{pct(report.refusal_accuracy)} ({report.refused_correctly}/{report.unanswerable})")
+    table.add_row(
+        "refusal accuracy", f"{pct(report.refusal_accuracy)} ({report.refused_correctly}/{report.unanswerable})"
+    )
     table.add_row("citations verbatim", f"{pct(report.verbatim_rate)} ({report.citations_verbatim}/{report.citations})")
     table.add_row("latency p50", f"{report.percentile(0.5):.1f} ms")
     table.add_row("latency p95", f"{report.percentile(0.95):.1f} ms")
     out.print(table)
     if report.failures:
         out.print(f"missed: {', '.join(report.failures)}")
+
+
+@app.command("run")
+def run_command() -> None:
+    """Start the Discord bot (needs STORYBOT_DISCORD_TOKEN)."""
+    from bot.discord.runner import run_bot
+
+    run_bot(load_settings())
+
+
+from bot.summary_cli import summarize_command  # noqa: E402
+
+app.command("summarize")(summarize_command)
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -257,21 +295,18 @@ def main(argv: list[str] | None = None) -> None:
     _quiet_libraries()
     try:
         result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("aborted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _print_error("interrupted")
         sys.exit(130)
     except click.ClickException as exc:
-        err.print(f"error: {escape(exc.format_message())}")
+        _print_error(exc.format_message())
         sys.exit(exc.exit_code)
     except StoryBotError as exc:
-        err.print(f"error: {escape(str(exc))}")
+        _print_error(str(exc))
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
     except Exception as exc:  # last resort: the user gets one line, the log gets the details
         logging.getLogger("storybot").debug("unexpected failure", exc_info=True)
-        err.print(f"error: unexpected failure: {escape(type(exc).__name__)}: {escape(str(exc))}")
+        _print_error(f"unexpected failure: {type(exc).__name__}: {exc}")
         sys.exit(2)
     sys.exit(result if isinstance(result, int) else 0)
 

@@ -84,7 +84,12 @@ def read_eval_rows(path: Path) -> list[EvalRow]:
         try:
             raw = json.loads(line)
             rows.append(
-                EvalRow(str(raw.get("id", number)), str(raw["question"]), tuple(raw.get("answers") or ()), bool(raw.get("unanswerable", False)))
+                EvalRow(
+                    str(raw.get("id", number)),
+                    str(raw["question"]),
+                    tuple(raw.get("answers") or ()),
+                    bool(raw.get("unanswerable", False)),
+                )
             )
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             raise StoryBotError(f"{path}:{number}: expected a JSON object with a 'question'.") from None

@@ -13,13 +13,14 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
 from index.chunking import split_sentences
 from index.retriever import KeywordIndex, Retrieval
-from index.text import tokenize, words
+from index.text import background_idf, tokenize, words
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,15 @@ class SentenceWeights:
     answer_type: float = 0.3
     short: float = -0.5
     bigram: float = 0.3
+    lexical_bg: float = 0.0
+    window_bg: float = 0.0
 
     def vector(self) -> np.ndarray[Any, Any]:
         """Weights in the order of :data:`FEATURES`."""
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)
 
 
-FEATURES = ("dense", "lexical", "window", "passage", "answer_type", "short", "bigram")
+FEATURES = ("dense", "lexical", "window", "passage", "answer_type", "short", "bigram", "lexical_bg", "window_bg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class ScoredSentence:
     answer_type: float
     short: float
     bigram: float
+    lexical_bg: float
+    window_bg: float
     score: float
 
     def features(self) -> list[float]:
@@ -85,7 +90,9 @@ class ScoredSentence:
 _MONTHS = "january february march april may june july august september october november december"
 _DAYS = "monday tuesday wednesday thursday friday saturday sunday"
 _DATE = re.compile(
-    r"\b(?:" + "|".join((_MONTHS + " " + _DAYS).split()) + r"|(?:1[0-9]|20)\d\d s?|\d{1,2}(?:st|nd|rd|th)"
+    r"\b(?:"
+    + "|".join((_MONTHS + " " + _DAYS).split())
+    + r"|(?:1[0-9]|20)\d\d s?|\d{1,2}(?:st|nd|rd|th)"
     r"|yesterday|today|tomorrow|tonight|(?:last|next|this|previous|coming) (?:week|month|year|weekend)"
     r"|century|centuries|decade|ago|morning|evening|afternoon|night|spring|summer|autumn|fall|winter"
     r"|\d{1,2}:\d\d|(?:a|p)\.?m\.?)\b".replace(" s?", "s?"),
@@ -93,7 +100,8 @@ _DATE = re.compile(
 )
 _NUMBER = re.compile(
     r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
-    r"|forty|fifty|hundred|thousand|million|billion|dozen|half|percent)\b",
+    r"|forty|fifty|hundred|thousand|million|billion|dozen|half|percent|an? (?:hour|minute|day|week|month|year)"
+    r"|hours|minutes|seconds|days|weeks|months|years)\b",
     re.IGNORECASE,
 )
 _CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w’'-]+")
@@ -122,6 +130,14 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     return any(set(words(m.group(0))) - asked for m in pattern.finditer(sentence))
 
 
+def is_heading(sentence: str) -> bool:
+    """A title line rather than a statement: a few words and no closing punctuation.
+
+    Headings still count as context around their neighbours, but quoting one answers nothing.
+    """
+    return len(sentence.split()) < 6 and sentence.rstrip("\"'”’)")[-1:] not in ".!?…"
+
+
 # --- features ----------------------------------------------------------------------------------
 
 
@@ -133,7 +149,7 @@ def _weighted_overlap(question_terms: dict[str, float], terms: set[str]) -> floa
 
 
 def _bigrams(tokens: list[str]) -> set[tuple[str, str]]:
-    return set(zip(tokens, tokens[1:], strict=False))
+    return set(pairwise(tokens))
 
 
 def bigram_overlap(question_bigrams: set[tuple[str, str]], tokens: list[str]) -> float:
@@ -144,12 +160,17 @@ def bigram_overlap(question_bigrams: set[tuple[str, str]], tokens: list[str]) ->
 
 
 def question_term_weights(tokens: list[str], keywords: KeywordIndex) -> dict[str, float]:
-    """Each distinct question term with its idf: rare words carry the question."""
+    """Each distinct question term with its idf in the collection: rare words carry the question."""
     return {t: keywords.idf(t) for t in dict.fromkeys(tokens)}
 
 
+def background_term_weights(tokens: list[str]) -> dict[str, float]:
+    """Each distinct question term weighted by how rare it is in general English."""
+    return {t: background_idf(t) for t in dict.fromkeys(tokens)}
+
+
 def missing_mass(question_terms: dict[str, float], keywords: KeywordIndex) -> float:
-    """Share of the question's idf mass in words the collection never uses at all."""
+    """Share of the question's weight in words the collection never uses at all."""
     total = sum(question_terms.values())
     if total <= 0:
         return 0.0
@@ -166,11 +187,12 @@ def score_sentences(
     if not retrieval.passages:
         return []
     terms = question_term_weights(retrieval.query_tokens, retrieval.keywords)
+    general = background_term_weights(retrieval.query_tokens)
     kind = expected_answer_type(question)
     question_bigrams = _bigrams(tokenize(question))
     top_score = retrieval.passages[0].score or 1.0
     seen: set[tuple[str, int, int]] = set()
-    rows: list[tuple[str, int, int, str, int, float, float, float, float]] = []
+    rows: list[tuple[str, int, int, str, int, float, float, float, float, float, float]] = []
     for rank, hit in enumerate(retrieval.passages):
         p = hit.passage
         spans = split_sentences(p.text)
@@ -178,7 +200,7 @@ def score_sentences(
         token_sets = [set(tokens) for tokens in token_lists]
         for i, span in enumerate(spans):
             key = (p.source, p.start + span.start, p.start + span.end)
-            if key in seen:
+            if key in seen or is_heading(p.text[span.start : span.end]):
                 continue
             seen.add(key)
             around = token_sets[i].union(*token_sets[max(0, i - 1) : i + 2])
@@ -193,19 +215,29 @@ def score_sentences(
                     _weighted_overlap(terms, around),
                     hit.score / top_score,
                     bigram_overlap(question_bigrams, token_lists[i]),
+                    _weighted_overlap(general, token_sets[i]),
+                    _weighted_overlap(general, around),
                 )
             )
     vectors = embed([row[3] for row in rows])
     dense = np.asarray(vectors, dtype=np.float32) @ np.asarray(retrieval.query_vector, dtype=np.float32)
     scored = []
     for row, similarity in zip(rows, dense.tolist(), strict=True):
-        source, start, end, text, rank, lexical, window, passage, bigram = row
+        source, start, end, text, rank, lexical, window, passage, bigram, lexical_bg, window_bg = row
         typed = 1.0 if has_answer_type(kind, text, question) else 0.0
         short = 1.0 if len(text.split()) < 5 else 0.0
-        values = np.array([similarity, lexical, window, passage, typed, short, bigram])
-        score = float(values @ weights.vector())
-        scored.append(
-            ScoredSentence(source, start, end, text, rank, similarity, lexical, window, passage, typed, short, bigram, score)
-        )
+        evidence = {
+            "dense": similarity,
+            "lexical": lexical,
+            "window": window,
+            "passage": passage,
+            "answer_type": typed,
+            "short": short,
+            "bigram": bigram,
+            "lexical_bg": lexical_bg,
+            "window_bg": window_bg,
+        }
+        score = float(np.dot([evidence[name] for name in FEATURES], weights.vector()))
+        scored.append(ScoredSentence(source, start, end, text, rank, score=score, **evidence))
     scored.sort(key=lambda s: (-s.score, s.passage_rank, s.start))
     return scored

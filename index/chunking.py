@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 # Words that end with a period without ending a sentence.
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt gen col lt sgt capt gov sen rep rev hon pres supt
-    inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec no vs etc fig al
-    approx dept est univ ave blvd rd""".split()
+    """mr mrs ms dr prof sr jr st mt gen col lt sgt capt gov sen
+    rep rev hon pres supt inc ltd co corp jan feb mar apr jun jul aug
+    sep sept oct nov dec no vs etc fig al approx dept est univ ave blvd
+    rd""".split()
 )
 _TERMINATOR = re.compile(r"[.!?…]+[\"'”’»)\]]*")
 _CLOSERS = "\"'”’»)]"
@@ -91,9 +92,9 @@ def _sentence_ends(text: str, start: int, end: int) -> Iterator[int]:
         following = text[stop : stop + 2]
         if stop < end and not following[:1].isspace():
             continue  # "3.5", "U.S.A", "example.com": no space, no sentence end
-        if match.group(0)[0] == "." and len(match.group(0).rstrip(_CLOSERS)) == 1:
-            if _is_abbreviation(text, match.start()):
-                continue
+        single_period = match.group(0).rstrip(_CLOSERS) == "."
+        if single_period and _is_abbreviation(text, match.start()):
+            continue
         next_char = following.strip()[:1]
         if next_char and next_char.islower():
             continue  # "... said Mr. X. and then" / ellipsis mid-sentence
@@ -140,9 +141,7 @@ def passage_id(source: str, start: int, end: int, text: str) -> str:
     return digest[:32]
 
 
-def chunk_document(
-    source: str, text: str, max_chars: int = 800, overlap_sentences: int = 1
-) -> list[Passage]:
+def chunk_document(source: str, text: str, max_chars: int = 800, overlap_sentences: int = 1) -> list[Passage]:
     """Pack whole sentences into passages of at most ``max_chars`` characters.
 
     Consecutive passages share ``overlap_sentences`` sentences so that an answer that straddles a

@@ -67,13 +67,11 @@ class MiniLMEmbeddings(Embeddings):
                 for text, vector in zip(missing, vectors, strict=True):
                     self._remember(text, vector)
         with self._lock:
-            rows = [self._cache[t] if t in self._cache else None for t in texts]
-        if any(row is None for row in rows):  # evicted under pressure: encode directly
-            return np.asarray(
-                self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True),
-                dtype=np.float32,
-            )
-        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, self.dimension), np.float32)
+            rows = [self._cache.get(t) for t in texts]
+        found = [row for row in rows if row is not None]
+        if len(found) < len(rows):  # evicted under pressure: encode directly
+            return self.encode_uncached(texts)
+        return np.stack(found).astype(np.float32) if found else np.zeros((0, self.dimension), np.float32)
 
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         """Encode without touching the cache: bulk indexing would only evict useful entries."""
@@ -104,10 +102,10 @@ class MiniLMEmbeddings(Embeddings):
         return int(dim or 384)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode_uncached(texts).tolist()  # type: ignore[no-any-return]
+        return [list(map(float, row)) for row in self.encode_uncached(texts)]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()  # type: ignore[no-any-return]
+        return [float(x) for x in self.encode([text])[0]]
 
 
 _SHARED: dict[tuple[str, int, int], MiniLMEmbeddings] = {}

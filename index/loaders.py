@@ -30,9 +30,7 @@ def _decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DocumentError(
-            f"{name}: the file is not valid UTF-8 text (bad byte at position {exc.start})."
-        ) from None
+        raise DocumentError(f"{name}: the file is not valid UTF-8 text (bad byte at position {exc.start}).") from None
 
 
 def _normalize(text: str) -> str:
@@ -48,8 +46,8 @@ class _VisibleText(HTMLParser):
 
     _HIDDEN = frozenset({"script", "style", "head", "title", "noscript", "template", "svg"})
     _BLOCK = frozenset(
-        """p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer
-        blockquote pre hr dt dd figcaption main aside nav""".split()
+        """p div br li ul ol h1 h2 h3 h4 h5 h6 tr table
+        section article header footer blockquote pre hr dt dd figcaption main aside nav""".split()
     )
 
     def __init__(self) -> None:

@@ -20,7 +20,6 @@ from index.chunking import Passage
 from index.store import PassageStore
 from index.text import tokenize
 
-
 # bm25s sets its own logger to DEBUG on import; its messages are not for our users.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -54,9 +53,7 @@ class KeywordIndex:
         if k <= 0 or not query_tokens:
             return []
         found, scores = self._bm25.retrieve([query_tokens], k=k, show_progress=False)
-        return [
-            (self.passages[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0
-        ]
+        return [(self.passages[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
 
 
 class KeywordIndexCache:
@@ -142,9 +139,7 @@ class HybridRetriever(BaseRetriever):
         fused = fuse(dense, keyword, self.rrf_k, self.dense_weight, self.bm25_weight)[: self.k]
         return Retrieval(query, vector, fused, keywords, tokens)
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [to_document(hit) for hit in self.retrieve(query).passages]
 
 
@@ -154,5 +149,12 @@ def to_document(hit: RetrievedPassage) -> Document:
     return Document(
         id=p.id,
         page_content=p.text,
-        metadata={"source": p.source, "start": p.start, "end": p.end, "score": hit.score, "dense": hit.dense, "bm25": hit.bm25},
+        metadata={
+            "source": p.source,
+            "start": p.start,
+            "end": p.end,
+            "score": hit.score,
+            "dense": hit.dense,
+            "bm25": hit.bm25,
+        },
     )

@@ -18,7 +18,6 @@ from index.errors import StoreError
 from index.loaders import LoadedDocument
 
 if TYPE_CHECKING:
-    import chromadb
     from chromadb.api import ClientAPI
     from langchain_chroma import Chroma
 
@@ -93,9 +92,8 @@ def _new_client(data_dir: Path, chroma_url: str, timeout: float) -> ClientAPI:
         url = urlparse(chroma_url)
         if not url.hostname:
             raise StoreError(f"Invalid STORYBOT_CHROMA_URL {chroma_url!r}: expected http://host:port.")
-        chroma_settings.chroma_server_http_timeout = timeout  # type: ignore[attr-defined]
         try:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=url.hostname,
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
@@ -103,11 +101,22 @@ def _new_client(data_dir: Path, chroma_url: str, timeout: float) -> ClientAPI:
             )
         except Exception as exc:  # chromadb raises several unrelated types when unreachable
             raise StoreError(f"Cannot reach the Chroma server at {chroma_url}: {exc}") from None
+        _limit_http_timeout(client, timeout)
+        return client
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
     except OSError as exc:
         raise StoreError(f"Cannot use the data directory {data_dir}: {exc.strerror}") from None
+
+
+def _limit_http_timeout(client: ClientAPI, timeout: float) -> None:
+    """chromadb's HTTP client waits forever by default; a hung server must fail fast instead."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(timeout, read=max(timeout, 30.0))
 
 
 def _sha(text: str) -> str:
@@ -142,7 +151,7 @@ class PassageStore:
         self.overlap_sentences = overlap_sentences
         self.batch_passages = batch_passages
         self._client = client
-        function = StoryBotEmbeddingFunction(embeddings, model_path)
+        function: Any = StoryBotEmbeddingFunction(embeddings, model_path)
         cosine: Any = {"hnsw": {"space": "cosine"}}
         self._passages = client.get_or_create_collection(name, embedding_function=function, configuration=cosine)
         self._documents = client.get_or_create_collection(
@@ -155,9 +164,7 @@ class PassageStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def index_document(
-        self, document: LoadedDocument, progress: Callable[[int], None] | None = None
-    ) -> IndexResult:
+    def index_document(self, document: LoadedDocument, progress: Callable[[int], None] | None = None) -> IndexResult:
         """Add or update one document. Idempotent, and safe to re-run after a crash.
 
         New passages are written before stale ones are deleted and the document record is written
@@ -190,9 +197,7 @@ class PassageStore:
         self._documents.upsert(
             ids=[document.source],
             documents=[document.text],
-            metadatas=[
-                {"source": document.source, "sha256": _sha(document.text), "passages": passage_count}
-            ],
+            metadatas=[{"source": document.source, "sha256": _sha(document.text), "passages": passage_count}],
         )
 
     def remove_source(self, source: str) -> int:
@@ -270,5 +275,3 @@ def _document_to_passage(pid: str, text: str, meta: dict[str, Any] | Any) -> Pas
 def _to_passages(ids: Iterable[str], texts: Iterable[str], metas: Iterable[Any]) -> Iterator[Passage]:
     for pid, text, meta in zip(ids, texts, metas, strict=True):
         yield _document_to_passage(pid, text, meta)
-
-

@@ -9,12 +9,13 @@ from functools import lru_cache
 import Stemmer
 
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are aren't as at be because been
-    before being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers herself him himself his how i if in into is
-    it its itself just let me more most my myself no nor not of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
+    """a about above after again against all also am an and any are aren't as at
+    be because been before being below between both but by can could did do does doing
+    down during each few for from further had has have having he her here hers herself
+    him himself his how i if in into is it its itself just let me more
+    most my myself no nor not of off on once only or other our ours ourselves
+    out over own same she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up very was we were
     what when where which while who whom whose why will with would you your yours yourself
     yourselves s t d ll m re ve o y said says say tell according""".split()
 )
@@ -50,3 +51,22 @@ def words(text: str) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Stemmed content words: the unit of BM25 and of lexical overlap scoring."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+@lru_cache(maxsize=1)
+def _background_zipf() -> dict[str, float]:
+    from importlib import resources
+
+    table = resources.files("index").joinpath("data", "background_zipf.tsv").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in table.splitlines() if line and not line.startswith("#"))
+    return {term: float(zipf) for term, zipf in rows}
+
+
+def background_idf(term: str) -> float:
+    """How informative a stemmed word is in general English (common words weigh little).
+
+    Unlike a collection's own idf this does not depend on how much is indexed, so scores mean
+    the same on a one-article collection as on a thousand documents.
+    """
+    zipf = _background_zipf().get(term, 1.0)
+    return max(0.5, 8.0 - zipf)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,13 @@ from index.embeddings import MiniLMEmbeddings, shared_embeddings  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's settings, token or data: every STORYBOT_* variable is
     cleared and the data directory is a fresh temporary folder."""
     for key in list(os.environ):
         if key.startswith("STORYBOT_") or key == "DISCORD_TOKEN":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("STORYBOT_DATA_DIR", str(tmp_path / "data"))
-    yield
 
 
 @pytest.fixture(scope="session")
