@@ -10,9 +10,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from bot.answer import Answer, Turn
+from bot.answer import Answer, Summary, Turn
 from bot.chain import AnswerRequest, ExtractiveAnswerer, build_answer_chain
-from bot.extractive import RefusalModel, SentenceWeights
+from bot.extractive import FEATURES, RefusalModel, SentenceWeights
 from config import Settings
 from index.corpus import default_corpus
 from index.embeddings import MiniLMEmbeddings, shared_embeddings
@@ -28,6 +28,11 @@ class IndexFailure:
 
     path: str
     error: str
+
+
+def sentence_weights(settings: Settings) -> SentenceWeights:
+    """The sentence-ranking weights from settings (fields ``rank_w_<feature>``)."""
+    return SentenceWeights(**{name: getattr(settings, f"rank_w_{name}") for name in FEATURES})
 
 
 def refusal_model(settings: Settings) -> RefusalModel:
@@ -50,7 +55,7 @@ class StoryService:
         self._chains: dict[str, Runnable[Any, Answer]] = {}
         self._keyword_cache = KeywordIndexCache()
         self._lock = threading.RLock()
-        self.sentence_weights = SentenceWeights()
+        self.sentence_weights = sentence_weights(settings)
 
     @property
     def embeddings(self) -> MiniLMEmbeddings:
@@ -115,28 +120,42 @@ class StoryService:
     def remove(self, source: str, collection: str | None = None) -> int:
         return self.store(collection).remove_source(source)
 
+    def retriever(self, collection: str | None = None) -> HybridRetriever:
+        """The hybrid (dense + BM25) retriever of a collection."""
+        s = self.settings
+        return HybridRetriever(
+            store=self.store(collection),
+            keyword_cache=self._keyword_cache,
+            k=s.k,
+            fetch_k=s.fetch_k,
+            rrf_k=s.rrf_k,
+            dense_weight=s.dense_weight,
+            bm25_weight=s.bm25_weight,
+        )
+
     def answer_chain(self, collection: str | None = None) -> Runnable[Any, Answer]:
         """The retrieval → answer → verify chain of a collection."""
         name = collection or self.settings.collection
         with self._lock:
             if name not in self._chains:
                 s = self.settings
-                store = self.store(name)
-                retriever = HybridRetriever(
-                    store=store,
-                    keyword_cache=self._keyword_cache,
-                    k=s.k,
-                    fetch_k=s.fetch_k,
-                    rrf_k=s.rrf_k,
-                    dense_weight=s.dense_weight,
-                    bm25_weight=s.bm25_weight,
-                )
                 answerer = ExtractiveAnswerer(
                     self.embeddings.encode, self.sentence_weights, refusal_model(s), s.max_answer_sentences
                 )
-                self._chains[name] = build_answer_chain(
-                    retriever, answerer, store.document_text, s.max_question_chars, s.history_turns
-                )
+                if s.llm_provider != "none":
+                    from bot.llm import build_llm_answer_chain  # provider packages load only when used
+
+                    self._chains[name] = build_llm_answer_chain(
+                        self.retriever(name), answerer, self.store(name).document_text, s
+                    )
+                else:
+                    self._chains[name] = build_answer_chain(
+                        self.retriever(name),
+                        answerer,
+                        self.store(name).document_text,
+                        s.max_question_chars,
+                        s.history_turns,
+                    )
             return self._chains[name]
 
     def ask(self, question: str, collection: str | None = None, history: tuple[Turn, ...] = ()) -> Answer:
@@ -150,3 +169,24 @@ class StoryService:
 
         await asyncio.to_thread(self.ensure_corpus, collection)
         return await self.answer_chain(collection).ainvoke(AnswerRequest(question, history))
+
+    def summarize(self, mode: str, collection: str | None = None) -> Summary:
+        """A cited summary of every document of a collection (the seed story if it is empty)."""
+        from bot.summary import SummaryError, SummaryOptions, check_mode, summarize_documents
+
+        mode = check_mode(mode)  # before touching the store: a typo should not load the model
+        store = self.ensure_corpus(collection)
+        documents = [
+            LoadedDocument(info.source, text)
+            for info in store.sources()
+            if (text := store.document_text(info.source)) is not None
+        ]
+        if not documents:
+            raise SummaryError("This collection has no documents to summarize.")
+        return summarize_documents(documents, mode, SummaryOptions(tldr_sentences=self.settings.summary_sentences))
+
+    def summarize_document(self, document: LoadedDocument, mode: str) -> Summary:
+        """A cited summary of one document on its own, without indexing it."""
+        from bot.summary import SummaryOptions, summarize_document
+
+        return summarize_document(document, mode, SummaryOptions(tldr_sentences=self.settings.summary_sentences))

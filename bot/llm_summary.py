@@ -1,0 +1,118 @@
+"""Fluent summaries from a chat model, held to the same verification as answers.
+
+The extractive summarizer picks cited sentences; a model may rewrite them as prose. The model only
+sees those cited sentences, numbered, and each sentence it writes must be backed by a verbatim
+quote of one of them (see :mod:`bot.llm_verify`). Whatever fails is dropped; if nothing is left,
+the extractive summary stands, marked as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from langchain_core.language_models import BaseChatModel
+
+from bot.answer import Answer, Citation, Summary, SummaryLine
+from bot.chain import verify_citations
+from bot.llm_model import Deadline, ModelOutcome, TimedChatModel, describe_failure
+from bot.llm_prompt import PromptPassage, summary_messages
+from bot.llm_verify import verify_reply
+from index.chunking import Passage
+
+logger = logging.getLogger("storybot.llm")
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRewrite:
+    """The summary to show: the model's verified rewrite (``mode="llm"``), or the extractive
+    summary unchanged (``mode="extractive"``) with the reason the rewrite was not used."""
+
+    summary: Summary
+    mode: str
+    fallback_reason: str | None = None
+
+
+def rewrite_summary(
+    summary: Summary,
+    model: TimedChatModel | BaseChatModel,
+    time_limit: float,
+    document_text: Callable[[str], str | None] | None = None,
+) -> SummaryRewrite:
+    """Rewrite ``summary`` with the model within ``time_limit`` seconds; never raises for model errors."""
+    timed = _timed(model)
+    passages = _passages(summary)
+    if not passages:
+        return SummaryRewrite(summary, "extractive", "nothing to rewrite")
+    try:
+        outcome = timed.reply(summary_messages(_draft(summary), _prompt(passages)), Deadline.after(time_limit))
+    except Exception as exc:
+        return _fallback(summary, describe_failure(exc))
+    return _settle(summary, passages, outcome, document_text)
+
+
+async def arewrite_summary(
+    summary: Summary,
+    model: TimedChatModel | BaseChatModel,
+    time_limit: float,
+    document_text: Callable[[str], str | None] | None = None,
+) -> SummaryRewrite:
+    """:func:`rewrite_summary` for async callers (the model call is cancelled at the deadline)."""
+    timed = _timed(model)
+    passages = _passages(summary)
+    if not passages:
+        return SummaryRewrite(summary, "extractive", "nothing to rewrite")
+    try:
+        outcome = await timed.areply(summary_messages(_draft(summary), _prompt(passages)), Deadline.after(time_limit))
+    except Exception as exc:
+        return _fallback(summary, describe_failure(exc))
+    return await asyncio.to_thread(_settle, summary, passages, outcome, document_text)
+
+
+def _timed(model: TimedChatModel | BaseChatModel) -> TimedChatModel:
+    return model if isinstance(model, TimedChatModel) else TimedChatModel(model, workers=1)
+
+
+def _passages(summary: Summary) -> list[Passage]:
+    """The summary's citations as the passages the model may quote, in citation order."""
+    return [Passage("", c.source, c.start, c.end, c.passage) for c in sorted(summary.citations, key=lambda c: c.n)]
+
+
+def _prompt(passages: list[Passage]) -> list[PromptPassage]:
+    return [PromptPassage(n, p.source, p.text) for n, p in enumerate(passages, 1)]
+
+
+def _draft(summary: Summary) -> str:
+    """The extractive summary, its markers renumbered to the passages' positions in the prompt."""
+    position = {c.n: i for i, c in enumerate(sorted(summary.citations, key=lambda c: c.n), 1)}
+    return re.sub(r"\[(\d+)\]", lambda m: f"[{position.get(int(m.group(1)), 0)}]", summary.text())
+
+
+def _settle(
+    summary: Summary,
+    passages: list[Passage],
+    outcome: ModelOutcome,
+    document_text: Callable[[str], str | None] | None,
+) -> SummaryRewrite:
+    if outcome.reply is None:
+        return _fallback(summary, "unreadable model output")
+    verified = verify_reply(outcome.reply, passages, [c.score for c in sorted(summary.citations, key=lambda c: c.n)])
+    if not verified.claims:
+        return _fallback(summary, "no verified citation")
+    if document_text is not None and not _all_verbatim(verified.citations, document_text):
+        return _fallback(summary, "citation does not match the document")
+    lines = [SummaryLine(claim.rendered(), claim.citations) for claim in verified.claims]
+    return SummaryRewrite(replace(summary, lines=lines, citations=verified.citations), "llm")
+
+
+def _all_verbatim(citations: list[Citation], document_text: Callable[[str], str | None]) -> bool:
+    probe = Answer("", "", True, citations)
+    return verify_citations(probe, document_text).citations == citations
+
+
+def _fallback(summary: Summary, reason: str) -> SummaryRewrite:
+    logger.warning("llm summary fallback: %s", reason)
+    return SummaryRewrite(summary, "extractive", reason)
