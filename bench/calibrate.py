@@ -31,7 +31,6 @@ from bot.extractive import FEATURES, background_term_weights, missing_mass, scor
 from bot.service import StoryService
 from config import load_settings
 from index.loaders import LoadedDocument
-from index.text import tokenize
 
 REFUSAL_FEATURES = ("dense", "coverage", "missing")
 
@@ -54,7 +53,7 @@ def ask_features(service: StoryService, collection: str, question: Question, ans
     return Group(
         np.array([r.features() for r in ranked]),
         np.array([answerable and contains_gold(r.text, question.answers) for r in ranked]),
-        missing_mass(background_term_weights(tokenize(question.question)), retrieval.keywords),
+        missing_mass(background_term_weights(retrieval.query_tokens), retrieval.keywords),
         answerable,
     )
 
@@ -107,6 +106,29 @@ def fit_ranking(groups: list[Group], l2: float = 0.01) -> np.ndarray[Any, Any]:
 
     result = minimize(loss, np.ones(len(FEATURES)) * 0.5, jac=True, method="L-BFGS-B")
     return np.asarray(result.x)
+
+
+def second_quote_table(groups: list[Group], weights: np.ndarray[Any, Any]) -> None:
+    """How often quoting the runner-up too rescues an answer, by the runner-up's relative odds.
+
+    ``second_quote_ratio`` is read off this table: the knee where more second quotes stop
+    adding answers.
+    """
+    rows = []
+    for g in groups:
+        if len(g.labels) < 2:
+            continue
+        order = np.argsort(-(g.features @ weights))
+        scores = g.features @ weights
+        rows.append((g.labels[order[0]], g.labels[order[1]], float(np.exp(scores[order[1]] - scores[order[0]]))))
+    n = len(rows)
+    top1 = sum(a for a, _, _ in rows) / n
+    print(f"\nsecond quote: top sentence holds the answer {top1:.1%}")
+    for ratio in (0.2, 0.3, 0.4, 0.5, 0.6, 0.8):
+        added = [(a, b) for a, b, r in rows if r >= ratio]
+        rescued = sum(1 for a, b in added if b and not a)
+        share, hit = len(added) / n, top1 + rescued / n
+        print(f"  ratio >= {ratio}: two quotes in {share:.1%} of answers, some quote holds it {hit:.1%}")
 
 
 def refusal_rows(
@@ -176,6 +198,7 @@ def main() -> None:
     hits = np.mean([g.labels[int(np.argmax(g.features @ weights))] for g in kept_pos])
     print(f"answerable rows: {len(kept_pos)}, unanswerable rows: {len(kept_neg)}")
     print(f"first sentence holds the answer (fit data): {hits:.3f}")
+    second_quote_table(kept_pos, weights)
     x, y = refusal_rows(kept_pos + kept_neg, weights)
     coefficients = fit_logistic(x, y)
     print(f"refusal model balanced accuracy (fit data): {balanced_accuracy(x, y, coefficients):.3f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -77,11 +78,13 @@ class ExtractiveAnswerer:
         weights: SentenceWeights,
         refusal: RefusalModel,
         max_sentences: int = 2,
+        second_quote_ratio: float = 0.5,
     ) -> None:
         self.embed = embed
         self.weights = weights
         self.refusal = refusal
         self.max_sentences = max_sentences
+        self.second_quote_ratio = second_quote_ratio
 
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
         ranked = score_sentences(retrieval, question, self.embed, self.weights)
@@ -94,23 +97,24 @@ class ExtractiveAnswerer:
         if confidence < self.refusal.threshold:
             related = [_citation(1, best)]
             return Answer(question, NOT_IN_STORY, grounded=False, related=related, confidence=confidence)
-        chosen = self._choose(ranked, set(general))
+        chosen = self._choose(ranked)
         citations = [_citation(n, s) for n, s in enumerate(chosen, start=1)]
         text = " ".join(f"{' '.join(c.passage.split())} [{c.n}]" for c in citations)
         return Answer(question, text, grounded=True, citations=citations, confidence=confidence)
 
-    def _choose(self, ranked: list[ScoredSentence], terms: set[str]) -> list[ScoredSentence]:
-        """The best sentence, plus a runner-up only when it covers question words the best lacks."""
-        chosen = [ranked[0]]
-        covered = set(tokenize(ranked[0].text)) & terms
-        for candidate in ranked[1:4]:
-            if len(chosen) >= self.max_sentences:
+    def _choose(self, ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The best sentence, plus runners-up the ranking finds nearly as likely to hold the answer.
+
+        Scores are log-odds of the fitted ranking model, so ``exp(runner - best)`` is how likely a
+        runner-up is relative to the best; a close call quotes both rather than guessing.
+        """
+        best = ranked[0]
+        chosen = [best]
+        for candidate in ranked[1 : self.max_sentences]:
+            if math.exp(candidate.score - best.score) < self.second_quote_ratio:
                 break
-            adds = (set(tokenize(candidate.text)) & terms) - covered
-            if adds and candidate.score >= 0.9 * ranked[0].score:
-                chosen.append(candidate)
-                covered |= adds
-        return sorted(chosen, key=lambda s: (s.source, s.start)) if len(chosen) > 1 else chosen
+            chosen.append(candidate)
+        return chosen
 
 
 def _citation(n: int, sentence: ScoredSentence) -> Citation:

@@ -20,7 +20,7 @@ import numpy as np
 
 from index.chunking import split_sentences
 from index.retriever import KeywordIndex, Retrieval
-from index.text import background_idf, tokenize, words
+from index.text import background_idf, question_tokens, tokenize, words
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,8 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _CAPITALIZED = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w’'-]+")
+# A locative phrase: "at the White House", "in Bogotá", "near Lake Geneva".
+_PLACE = re.compile(r"\b(?:in|at|near|outside|inside|across|into|throughout|within)\s+(?:the\s+)?[A-Z][\w’'-]+")
 
 
 def expected_answer_type(question: str) -> str | None:
@@ -117,7 +119,7 @@ def expected_answer_type(question: str) -> str | None:
     if re.search(r"\b(who|whom|whose|which (person|people|leader|president|company|organi[sz]ation))\b", q):
         return "name"
     if re.search(r"\bwhere\b", q):
-        return "name"
+        return "place"
     return None
 
 
@@ -126,7 +128,7 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind is None:
         return False
     asked = set(words(question))
-    pattern = {"date": _DATE, "number": _NUMBER, "name": _CAPITALIZED}[kind]
+    pattern = {"date": _DATE, "number": _NUMBER, "name": _CAPITALIZED, "place": _PLACE}[kind]
     return any(set(words(m.group(0))) - asked for m in pattern.finditer(sentence))
 
 
@@ -189,7 +191,7 @@ def score_sentences(
     terms = question_term_weights(retrieval.query_tokens, retrieval.keywords)
     general = background_term_weights(retrieval.query_tokens)
     kind = expected_answer_type(question)
-    question_bigrams = _bigrams(tokenize(question))
+    question_bigrams = _bigrams(question_tokens(question))
     top_score = retrieval.passages[0].score or 1.0
     seen: set[tuple[str, int, int]] = set()
     rows: list[tuple[str, int, int, str, int, float, float, float, float, float, float]] = []

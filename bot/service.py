@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,18 +100,28 @@ class StoryService:
         on_result: Callable[[IndexResult | IndexFailure], None] | None = None,
         on_passages: Callable[[int], None] | None = None,
     ) -> list[IndexResult | IndexFailure]:
-        """Index files and directories; a bad file is reported and the rest continue."""
+        """Index files and directories; a bad file is reported and the rest continue.
+
+        Files stream through the store in shared batches (many small files cost one MiniLM call
+        per batch, not one per file), so a result may be reported a few files after it was read.
+        """
         store = self.store(collection)
         results: list[IndexResult | IndexFailure] = []
-        for path in iter_document_paths(list(paths)):
-            outcome: IndexResult | IndexFailure
-            try:
-                outcome = store.index_document(load_document(path), on_passages)
-            except DocumentError as exc:
-                outcome = IndexFailure(str(path), str(exc))
+
+        def report(outcome: IndexResult | IndexFailure) -> None:
             results.append(outcome)
             if on_result:
                 on_result(outcome)
+
+        def loaded() -> Iterator[LoadedDocument]:
+            for path in iter_document_paths(list(paths)):
+                try:
+                    yield load_document(path)
+                except DocumentError as exc:
+                    report(IndexFailure(str(path), str(exc)))
+
+        for result in store.index_documents(loaded(), on_passages):
+            report(result)
         return results
 
     def sources(self, collection: str | None = None) -> list[SourceInfo]:
@@ -140,7 +150,11 @@ class StoryService:
             if name not in self._chains:
                 s = self.settings
                 answerer = ExtractiveAnswerer(
-                    self.embeddings.encode, self.sentence_weights, refusal_model(s), s.max_answer_sentences
+                    self.embeddings.encode,
+                    self.sentence_weights,
+                    refusal_model(s),
+                    s.max_answer_sentences,
+                    s.second_quote_ratio,
                 )
                 if s.llm_provider != "none":
                     from bot.llm import build_llm_answer_chain  # provider packages load only when used

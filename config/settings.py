@@ -59,20 +59,21 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(1.0, ge=0)
 
     max_answer_sentences: int = Field(2, ge=1, le=5)
-    rank_w_dense: float = 1.8491
-    rank_w_lexical: float = 2.2791
+    second_quote_ratio: float = Field(0.3, gt=0, le=1)
+    rank_w_dense: float = 1.8482
+    rank_w_lexical: float = 2.2790
     rank_w_window: float = 1.6952
-    rank_w_passage: float = 0.4902
-    rank_w_answer_type: float = 0.7352
-    rank_w_short: float = -0.024
-    rank_w_bigram: float = 0.9333
-    rank_w_lexical_bg: float = 2.0933
-    rank_w_window_bg: float = 1.559
+    rank_w_passage: float = 0.4900
+    rank_w_answer_type: float = 0.7345
+    rank_w_short: float = -0.0211
+    rank_w_bigram: float = 0.9328
+    rank_w_lexical_bg: float = 2.0931
+    rank_w_window_bg: float = 1.5592
     refusal_threshold: float = Field(0.5, ge=0, le=1)
-    refusal_bias: float = -4.7529
-    refusal_w_dense: float = 5.52
-    refusal_w_coverage: float = 5.2857
-    refusal_w_missing: float = -1.2311
+    refusal_bias: float = -4.2310
+    refusal_w_dense: float = 4.8969
+    refusal_w_coverage: float = 4.9724
+    refusal_w_missing: float = -2.3299
     max_question_chars: int = Field(1000, ge=1)
     history_turns: int = Field(3, ge=0)
 

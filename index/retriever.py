@@ -18,7 +18,7 @@ from pydantic import ConfigDict
 
 from index.chunking import Passage
 from index.store import PassageStore
-from index.text import tokenize
+from index.text import question_tokens, tokenize
 
 # bm25s sets its own logger to DEBUG on import; its messages are not for our users.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -133,7 +133,7 @@ class HybridRetriever(BaseRetriever):
         """Fused top-k passages with the query's vector and tokens."""
         vector = self.store.embeddings.encode([query])[0]
         keywords = self.keyword_cache.get(self.store)
-        tokens = tokenize(query)
+        tokens = question_tokens(query)
         dense = [(hit.passage, hit.similarity) for hit in self.store.dense_search(vector.tolist(), self.fetch_k)]
         keyword = keywords.search(tokens, self.fetch_k)
         fused = fuse(dense, keyword, self.rrf_k, self.dense_weight, self.bm25_weight)[: self.k]

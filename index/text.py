@@ -70,3 +70,17 @@ def background_idf(term: str) -> float:
     """
     zipf = _background_zipf().get(term, 1.0)
     return max(0.5, 8.0 - zipf)
+
+
+_QUESTION_FRAME = re.compile(
+    r"\bhow (?:long|many|much|far|old|often|big|large|tall|soon)\b"
+    r"|\b(?:what|which) (?:kind|type|sort|sorts|kinds|types) of\b"
+    r"|\b(?:what|which) (?:day|date|year|month|time|hour|century|decade)\b",
+    re.IGNORECASE,
+)
+
+
+def question_tokens(question: str) -> list[str]:
+    """Content words of a question: "how long" or "what kind of" say what sort of answer is
+    wanted, they are not words the answer contains ("how long did the call last" ≠ "long")."""
+    return tokenize(_QUESTION_FRAME.sub(" ", question))
