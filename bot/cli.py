@@ -52,7 +52,12 @@ def _print_error(message: str) -> None:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    line = json.dumps(value, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (an undecodable file name): \u escapes keep it UTF-8
+        line = json.dumps(value)
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
@@ -155,6 +160,8 @@ def render_answer(answer: Answer, console: Console) -> None:
     for c in answer.citations:
         console.print(f"[bold][{c.n}][/] [dim]{escape(c.source)} chars {c.start}–{c.end}[/]")
         console.print(f"    “{escape(c.passage)}”")
+    if answer.fallback_reason:
+        console.print(f"[dim]answered offline: the language model failed ({escape(answer.fallback_reason)})[/]")
     for c in answer.related:
         console.print(f"[dim]closest passage, not an answer: {escape(c.source)} chars {c.start}–{c.end}[/]")
         console.print(f"    [dim]“{escape(c.passage)}”[/]")
@@ -182,23 +189,32 @@ def _parse_jsonl_line(line: str) -> tuple[str, tuple[Turn, ...]]:
     return line, ()
 
 
+def _is_undecodable(line: str) -> bool:
+    """Whether a line read with errors="surrogateescape" held bytes that are not UTF-8."""
+    return any("\udc80" <= ch <= "\udcff" for ch in line)
+
+
 def _ask_jsonl(service: Any, source: str, collection: str | None) -> None:
+    # Undecodable bytes are kept (as surrogates) so that such a line gets its own error object
+    # and the batch goes on, like any other bad line.
     try:
-        stream = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="strict")  # noqa: SIM115
+        stream = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
     except OSError as exc:
         raise StoryBotError(f"{source}: cannot open ({exc.strerror}).") from None
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     with stream:
         number = 0
         while True:
-            try:
-                line = stream.readline()
-            except UnicodeDecodeError:
-                raise StoryBotError(f"{source}: line {number + 1} is not valid UTF-8; stopping.") from None
+            line = stream.readline()
             if not line:
                 break
             number += 1
             line = line.rstrip("\n")
             try:
+                if _is_undecodable(line):
+                    raise ValueError(f"line {number} is not valid UTF-8")
                 question, history = _parse_jsonl_line(line)
                 answer, latency = _timed_ask(service, question, collection, history)
                 _print_json({"line": number, **answer_payload(answer, latency)})
@@ -285,7 +301,7 @@ app.command("summarize")(summarize_command)
 
 def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "bm25s"):
+    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "bm25s", "pypdf"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

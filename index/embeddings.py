@@ -101,8 +101,9 @@ class MiniLMEmbeddings(Embeddings):
 
     @property
     def dimension(self) -> int:
-        dim = self._model.get_sentence_embedding_dimension()
-        return int(dim or 384)
+        # sentence-transformers 5.x renamed the method; older releases only have the long name.
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(getter() or 384)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(map(float, row)) for row in self.encode_uncached(texts)]
