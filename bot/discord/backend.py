@@ -1,0 +1,118 @@
+"""The answer core as seen from the event loop: every blocking call runs in a worker thread.
+
+Embedding, Chroma and file parsing take tens to thousands of milliseconds; run on the event loop
+they would stall Discord's heartbeat and every other user's interaction. Heavy work (answers,
+summaries, indexing) goes to a small dedicated pool sized to the CPU, so a burst of questions
+queues there while light look-ups (source lists for autocomplete, a passage's context) stay fast
+on the default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot.answer import Answer, Summary, Turn
+from bot.service import StoryService
+from index.corpus import DEFAULT_CORPUS_FILES
+from index.errors import StoryBotError
+from index.loaders import load_bytes
+from index.store import IndexResult, SourceInfo
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TimedAnswer:
+    answer: Answer
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AddedDocument:
+    """The result of ``/docs add``; ``replaced_sample`` when the bundled story was dropped."""
+
+    result: IndexResult
+    replaced_sample: bool
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class StoryBackend:
+    """Async wrappers over one :class:`StoryService`."""
+
+    def __init__(self, service: StoryService, workers: int | None = None) -> None:
+        self.service = service
+        self.workers = workers or default_workers()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="storybot-answer")
+
+    async def _heavy(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def warm_up(self) -> None:
+        """Load the model and the default collection before the first question arrives."""
+        await self._heavy(self.service.ask, "warm-up", None)
+
+    async def ask(self, question: str, collection: str | None, history: tuple[Turn, ...] = ()) -> TimedAnswer:
+        def timed() -> TimedAnswer:
+            started = time.perf_counter()
+            answer = self.service.ask(question, collection, history)
+            return TimedAnswer(answer, (time.perf_counter() - started) * 1000)
+
+        return await self._heavy(timed)
+
+    async def summarize(self, mode: str, collection: str | None) -> Summary:
+        """A cited summary of a collection (the bundled story when it is empty)."""
+        return await self._heavy(self.service.summarize, mode, collection)
+
+    async def add_document(self, data: bytes, name: str, collection: str | None) -> AddedDocument:
+        """Parse and index an upload. A collection holding only the bundled sample story gives
+        it up once the server adds a document of its own: its answers then come from its own
+        documents (the new one is indexed first, so the collection is never empty)."""
+
+        def run() -> AddedDocument:
+            document = load_bytes(data, name)
+            before = {info.source for info in self.service.sources(collection)}
+            result = self.service.index_document(document, collection)
+            sample_only = bool(before) and before <= set(DEFAULT_CORPUS_FILES)
+            stale = before - {document.source} if sample_only else set()
+            for source in sorted(stale):
+                self.service.remove(source, collection)
+            return AddedDocument(result, bool(stale))
+
+        return await self._heavy(run)
+
+    async def remove(self, source: str, collection: str | None) -> int:
+        """Remove a document; unknown names are a user error, not a silent no-op."""
+
+        def run() -> int:
+            known = {info.source for info in self.service.sources(collection)}
+            if source not in known:
+                raise StoryBotError(f"There is no document named {source!r} here (see /docs list).")
+            return self.service.remove(source, collection)
+
+        return await self._heavy(run)
+
+    async def sources(self, collection: str | None, *, with_sample: bool = True) -> list[SourceInfo]:
+        """The documents of a collection; ``with_sample`` shows the bundled story an empty
+        collection would answer from (what /sources should say)."""
+
+        def run() -> list[SourceInfo]:
+            if with_sample:
+                self.service.ensure_corpus(collection)
+            return self.service.sources(collection)
+
+        return await asyncio.to_thread(run)
+
+    async def document_text(self, source: str, collection: str | None) -> str | None:
+        return await asyncio.to_thread(lambda: self.service.store(collection).document_text(source))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
