@@ -38,14 +38,20 @@ class AnswerRequest:
     history: tuple[Turn, ...] = ()
 
 
-def clean_question(question: str, max_chars: int) -> str:
-    """Strip control and zero-width characters; refuse empty or over-long questions politely."""
+def printable(text: str) -> str:
+    """Text without control or zero-width characters, nor lone surrogates (the tokenizer cannot
+    read them), with whitespace collapsed."""
     cleaned = "".join(
         " " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch
-        for ch in question
-        if unicodedata.category(ch) != "Cf"
+        for ch in text
+        if unicodedata.category(ch) not in {"Cf", "Cs"}
     )
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    return re.sub(r"\s+", " ", cleaned).strip()
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Strip what :func:`printable` strips; refuse empty or over-long questions politely."""
+    cleaned = printable(question)
     if not cleaned:
         raise QuestionError("Please ask a question: the one given was empty.")
     if len(cleaned) > max_chars:
@@ -65,7 +71,7 @@ def standalone_query(request: AnswerRequest, turns: int) -> str:
     """The question to retrieve with: follow-ups borrow the words of the previous questions."""
     if not request.history or turns <= 0 or not is_follow_up(request.question):
         return request.question
-    earlier = [turn.question for turn in request.history[-turns:]]
+    earlier = [printable(turn.question) for turn in request.history[-turns:]]  # history is user text too
     return " ".join([*earlier[-1:], request.question])
 
 

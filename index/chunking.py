@@ -66,11 +66,17 @@ def _strip(text: str, start: int, end: int) -> Span | None:
 def _is_soft_break(text: str, newline: int) -> bool:
     """A single line break inside a sentence (hard-wrapped text): the line before has no closing
     punctuation and the line after goes on in lower case. Headings and paragraphs stay apart."""
-    before = text[:newline].rstrip(" \t")
-    after = text[newline + 1 :].lstrip(" \t")
-    if not before or not after or after[0] == "\n":
+    # Scan from the break instead of slicing the text: slices copy the rest of the document at
+    # every line break, which made chunking quadratic (minutes for a few MB, hours for 50 MB).
+    last = newline - 1
+    while last >= 0 and text[last] in " \t":
+        last -= 1
+    following = newline + 1
+    while following < len(text) and text[following] in " \t":
+        following += 1
+    if last < 0 or following >= len(text) or text[following] == "\n":
         return False
-    return before[-1] not in ".!?:;…\"”'’" and after[0].islower()
+    return text[last] not in ".!?:;…\"”'’" and text[following].islower()
 
 
 def _line_ranges(text: str) -> Iterator[tuple[int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -138,6 +139,11 @@ def load_bytes(data: bytes, name: str) -> LoadedDocument:
 
 def load_document(path: Path) -> LoadedDocument:
     """Load one file from disk."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name: it could be neither shown nor typed back
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise DocumentError(f"{shown}: the file name is not valid UTF-8; rename the file to index it.") from None
     if not path.exists():
         raise DocumentError(f"{path}: no such file.")
     if not path.is_file():
