@@ -1,16 +1,24 @@
 """The passage store: passages with vectors in Chroma (through langchain-chroma), plus each
-document's full text so every citation can be checked against its source."""
+document's full text so every citation can be checked against its source.
+
+The same code runs on the embedded store and on a Chroma server (``chroma run``). With a server,
+a failed connection in any operation becomes a :class:`StoreError` that names the server, and
+nothing about the failure is remembered: the next operation simply tries again, so a server that
+comes back is used without restarting story-bot.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from index.chunking import Passage, chunk_document
 from index.embeddings import MiniLMEmbeddings, force_offline
@@ -18,12 +26,23 @@ from index.errors import StoreError
 from index.loaders import LoadedDocument
 
 if TYPE_CHECKING:
+    import numpy as np
     from chromadb.api import ClientAPI
+    from chromadb.config import Settings as ChromaSettings
     from langchain_chroma import Chroma
 
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{1,61})[A-Za-z0-9]$")
 _DOCUMENTS_SUFFIX = ".documents"
 _REVISION_KEY = "storybot_revision"
+# A Chroma server refuses requests over 40 MiB; a document's text is stored in parts of at most
+# this many characters (at most 24 MiB of JSON even if every character needed a \u escape).
+_PART_CHARS = 4 * 2**20
+# Extra parts are records named "<source>/part-<n>": "/" never occurs in a document (file) name.
+_PART_MARK = "/part-"
+_IDS_PER_CALL = 2000  # below Chroma's maximum batch size (5461)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,14 @@ class ScoredPassage:
     similarity: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A document waiting in an ingestion group, already cut into passages."""
+
+    document: LoadedDocument
+    passages: list[Passage]
+
+
 def validate_collection_name(name: str) -> str:
     """Chroma's naming rules, checked up front so the user gets a readable message."""
     if not _COLLECTION_NAME.match(name):
@@ -67,17 +94,25 @@ def validate_collection_name(name: str) -> str:
     return name
 
 
+# --- clients -------------------------------------------------------------------------------------
+
 _CLIENTS: dict[str, ClientAPI] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
 def open_client(data_dir: Path, chroma_url: str = "", timeout: float = 3.0) -> ClientAPI:
-    """One Chroma client per path (or server URL) per process, as Chroma requires."""
+    """One Chroma client per path (or server URL) per process, as Chroma requires.
+
+    An unreachable server is reported within about ``timeout`` seconds and not remembered, so the
+    next call tries again. The shared server client takes the latest ``timeout`` asked for.
+    """
     force_offline()
     key = chroma_url or str(data_dir.resolve())
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
             _CLIENTS[key] = _new_client(data_dir, chroma_url, timeout)
+        elif chroma_url:
+            _limit_http_timeout(_CLIENTS[key], timeout)
         return _CLIENTS[key]
 
 
@@ -87,22 +122,7 @@ def _new_client(data_dir: Path, chroma_url: str, timeout: float) -> ClientAPI:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if chroma_url:
-        from urllib.parse import urlparse
-
-        url = urlparse(chroma_url)
-        if not url.hostname:
-            raise StoreError(f"Invalid STORYBOT_CHROMA_URL {chroma_url!r}: expected http://host:port.")
-        try:
-            client = chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
-        except Exception as exc:  # chromadb raises several unrelated types when unreachable
-            raise StoreError(f"Cannot reach the Chroma server at {chroma_url}: {exc}") from None
-        _limit_http_timeout(client, timeout)
-        return client
+        return _new_http_client(chroma_url, timeout, chroma_settings)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
@@ -110,8 +130,60 @@ def _new_client(data_dir: Path, chroma_url: str, timeout: float) -> ClientAPI:
         raise StoreError(f"Cannot use the data directory {data_dir}: {exc.strerror}") from None
 
 
+def _server_address(chroma_url: str) -> tuple[str, int, bool]:
+    """(host, port, ssl) of ``http(s)://host[:port]``; a malformed URL is a clear error."""
+    from urllib.parse import urlparse
+
+    url = urlparse(chroma_url)
+    try:
+        port = url.port
+    except ValueError:
+        port = -1
+    if url.scheme not in {"http", "https"} or not url.hostname or port == -1:
+        raise StoreError(f"Invalid STORYBOT_CHROMA_URL {chroma_url!r}: expected http://host:port.")
+    ssl = url.scheme == "https"
+    return url.hostname, port or (443 if ssl else 8000), ssl
+
+
+def _base_url(host: str, port: int, ssl: bool) -> str:
+    return f"{'https' if ssl else 'http'}://{host}:{port}"
+
+
+def _new_http_client(chroma_url: str, timeout: float, chroma_settings: ChromaSettings) -> ClientAPI:
+    import chromadb
+
+    host, port, ssl = _server_address(chroma_url)
+    base = _base_url(host, port, ssl)
+    _check_heartbeat(base, timeout)
+    try:
+        client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings)
+    except Exception as exc:  # chromadb turns a refused connection into ValueError, among others
+        raise _unreachable(base, exc) from exc
+    _limit_http_timeout(client, timeout)
+    return client
+
+
+def _check_heartbeat(base_url: str, timeout: float) -> None:
+    """Ask the server for a heartbeat first: chromadb's own first requests wait without a limit."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{base_url}/api/v2/heartbeat", timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise _unreachable(base_url, exc) from exc
+    if response.status_code != 200:
+        raise StoreError(
+            f"The server at {base_url} answered HTTP {response.status_code} to a heartbeat: "
+            "is it a Chroma server (`chroma run`)?"
+        )
+
+
 def _limit_http_timeout(client: ClientAPI, timeout: float) -> None:
-    """chromadb's HTTP client waits forever by default; a hung server must fail fast instead."""
+    """chromadb's HTTP client waits forever by default; an unreachable server must fail fast.
+
+    Connecting (and queueing for a pooled connection) is limited to ``timeout``; reading a reply
+    gets at least 30 s, since a large query on a busy server can legitimately take seconds.
+    """
     import httpx
 
     session = getattr(getattr(client, "_server", None), "_session", None)
@@ -119,13 +191,79 @@ def _limit_http_timeout(client: ClientAPI, timeout: float) -> None:
         session.timeout = httpx.Timeout(timeout, read=max(timeout, 30.0))
 
 
+def _unreachable(url: str, exc: BaseException) -> StoreError:
+    """The user-facing error for a Chroma server that cannot be reached."""
+    import httpx
+
+    reason = "no answer in time" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
+    return StoreError(
+        f"Cannot reach the Chroma server at {url} ({reason}). Start it (`chroma run --path DIR --port PORT`) "
+        "or unset STORYBOT_CHROMA_URL to use the embedded store."
+    )
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TransportError)
+
+
+def _server_url(client: ClientAPI) -> str:
+    """The server a client talks to, for error messages ("" for the embedded store)."""
+    settings = client.get_settings()
+    if not settings.chroma_server_host:
+        return ""
+    port = int(settings.chroma_server_http_port or 8000)
+    return _base_url(settings.chroma_server_host, port, bool(settings.chroma_server_ssl_enabled))
+
+
+def _reports_unreachable(
+    method: Callable[Concatenate[PassageStore, _P], _R],
+) -> Callable[Concatenate[PassageStore, _P], _R]:
+    """Decorate a store method so a lost server connection surfaces as a :class:`StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: PassageStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._reachable():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
 def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode(errors="surrogatepass")).hexdigest()
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _part_id(source: str, part: int) -> str:
+    return f"{source}{_PART_MARK}{part}"
+
+
+def _parts(text: str) -> list[str]:
+    """A document's text in parts small enough for one Chroma request each."""
+    return [text[i : i + _PART_CHARS] for i in range(0, len(text), _PART_CHARS)] or [""]
+
+
+def _placeholder_vector(key: str, dimension: int) -> np.ndarray[Any, Any]:
+    """The vector of a document record, which is only ever read by id (Chroma needs one per record).
+
+    A pseudo-random unit vector seeded by the text's hash costs nothing; embedding the text would
+    make MiniLM tokenize a whole document (seconds and gigabytes for a 50 MB file) to no purpose.
+    """
+    import numpy as np
+
+    vector = np.random.default_rng(int(key[:16], 16)).standard_normal(dimension)
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+# --- the store -----------------------------------------------------------------------------------
 
 
 class PassageStore:
@@ -150,66 +288,186 @@ class PassageStore:
         self.chunk_chars = chunk_chars
         self.overlap_sentences = overlap_sentences
         self.batch_passages = batch_passages
+        self.server_url = _server_url(client)
         self._client = client
+        self._lock = threading.Lock()
         function: Any = StoryBotEmbeddingFunction(embeddings, model_path)
         cosine: Any = {"hnsw": {"space": "cosine"}}
-        self._passages = client.get_or_create_collection(name, embedding_function=function, configuration=cosine)
-        self._documents = client.get_or_create_collection(
-            name + _DOCUMENTS_SUFFIX, embedding_function=function, configuration=cosine
-        )
-        self.vectors: Chroma = Chroma(
-            client=client, collection_name=name, embedding_function=embeddings, create_collection_if_not_exists=False
-        )
-        self._lock = threading.Lock()
+        with self._reachable():
+            self._passages = client.get_or_create_collection(name, embedding_function=function, configuration=cosine)
+            self._documents = client.get_or_create_collection(
+                name + _DOCUMENTS_SUFFIX, embedding_function=function, configuration=cosine
+            )
+            self.vectors: Chroma = Chroma(
+                client=client,
+                collection_name=name,
+                embedding_function=embeddings,
+                create_collection_if_not_exists=False,
+            )
+
+    @functools.cached_property
+    def _dimension(self) -> int:
+        return self.embeddings.dimension
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Turn a failed connection to the Chroma server into a StoreError that names the server."""
+        try:
+            yield
+        except Exception as exc:
+            if self.server_url and _is_connection_error(exc):
+                raise _unreachable(self.server_url, exc) from exc
+            raise
 
     # --- writing ---------------------------------------------------------------------------
 
     def index_document(self, document: LoadedDocument, progress: Callable[[int], None] | None = None) -> IndexResult:
-        """Add or update one document. Idempotent, and safe to re-run after a crash.
+        """Add or update one document. Idempotent, and safe to re-run after a crash."""
+        [result] = list(self.index_documents([document], progress))
+        return result
 
-        New passages are written before stale ones are deleted and the document record is written
+    def index_documents(
+        self, documents: Iterable[LoadedDocument], progress: Callable[[int], None] | None = None
+    ) -> Iterator[IndexResult]:
+        """Add or update documents as they stream in. Idempotent, and safe to re-run after a crash.
+
+        Small documents share batches, so MiniLM and Chroma see ``batch_passages`` passages per
+        call whatever the document sizes, and memory holds one group of documents and one batch of
+        embeddings at a time. ``progress`` is called with the size of each batch written. Within a
+        group, new passages are written before stale ones are deleted and the document records
         last, so an interrupted run leaves nothing that a re-run does not put right.
         """
-        passages = chunk_document(document.source, document.text, self.chunk_chars, self.overlap_sentences)
+        for group in self._groups(documents):
+            with self._reachable():
+                results = self._index_group(group, progress)
+            yield from results
+
+    def _groups(self, documents: Iterable[LoadedDocument]) -> Iterator[list[_Pending]]:
+        """Documents with their passages, grouped until the group fills at least one batch.
+
+        A name already in the group closes it first: the later version must replace the earlier
+        one, which needs the earlier one written.
+        """
+        group: list[_Pending] = []
+        size = 0
+        for document in documents:
+            if any(item.document.source == document.source for item in group):
+                yield group
+                group, size = [], 0
+            passages = chunk_document(document.source, document.text, self.chunk_chars, self.overlap_sentences)
+            group.append(_Pending(document, passages))
+            size += len(passages)
+            if size >= self.batch_passages:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def _index_group(self, group: list[_Pending], progress: Callable[[int], None] | None) -> list[IndexResult]:
+        sources = [item.document.source for item in group]
         with self._lock:
-            existing = set(self._passage_ids(document.source))
-            wanted = [p for p in passages if p.id not in existing]
-            stale = existing - {p.id for p in passages}
+            existing = self._existing_ids(sources)
+            records = self._records(sources)
+            wanted = [p for item in group for p in item.passages if p.id not in existing[item.document.source]]
             for batch in _batches(wanted, self.batch_passages):
                 self._add_passages(batch)
                 if progress:
                     progress(len(batch))
-            if stale:
-                self._passages.delete(ids=sorted(stale))
-            if wanted or stale or self.document_text(document.source) != document.text:
-                self._write_document(document, len(passages))
+            results: list[IndexResult] = []
+            stale: list[str] = []
+            changed: list[_Pending] = []
+            for item in group:
+                had = existing[item.document.source]
+                ids = {p.id for p in item.passages}
+                gone = sorted(had - ids)
+                stale.extend(gone)
+                result = IndexResult(item.document.source, len(ids), len(ids - had), len(gone))
+                results.append(result)
+                record = records.get(item.document.source) or {}
+                if not result.unchanged or record.get("sha256") != _sha(item.document.text):
+                    changed.append(item)
+            for batch in _batches(stale, _IDS_PER_CALL):
+                self._passages.delete(ids=batch)
+            if changed:
+                self._write_documents(changed, records)
                 self._bump_revision()
-        return IndexResult(document.source, len(passages), len(wanted), len(stale))
+        return results
+
+    def _existing_ids(self, sources: list[str]) -> dict[str, set[str]]:
+        """The passage ids already stored for each source, in one query."""
+        where: Any = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": sources}}
+        found = self._passages.get(where=where, include=["metadatas"])
+        existing: dict[str, set[str]] = {source: set() for source in sources}
+        for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
+            existing.setdefault(str(meta["source"]), set()).add(pid)
+        return existing
+
+    def _records(self, sources: list[str]) -> dict[str, Mapping[str, Any]]:
+        """The stored document records' metadata (hash, parts) by source."""
+        found = self._documents.get(ids=sources, include=["metadatas"])
+        return {pid: meta or {} for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True)}
 
     def _add_passages(self, batch: list[Passage]) -> None:
-        self.vectors.add_texts(
-            texts=[p.text for p in batch],
-            metadatas=[{"source": p.source, "start": p.start, "end": p.end} for p in batch],
+        """Embed and write one batch (upsert, so two indexers racing on a document cannot clash)."""
+        vectors = self.embeddings.encode_uncached([p.text for p in batch])
+        self._passages.upsert(
             ids=[p.id for p in batch],
+            documents=[p.text for p in batch],
+            metadatas=[{"source": p.source, "start": p.start, "end": p.end} for p in batch],
+            embeddings=vectors,
         )
 
-    def _write_document(self, document: LoadedDocument, passage_count: int) -> None:
+    def _write_documents(self, items: list[_Pending], records: Mapping[str, Mapping[str, Any]]) -> None:
+        """Document records: the extra parts of long texts first, then the main records, then
+        whatever parts an earlier, longer version had beyond the new ones."""
+        main: list[tuple[str, str, dict[str, Any]]] = []
+        leftovers: list[str] = []
+        for item in items:
+            source, parts = item.document.source, _parts(item.document.text)
+            for number, part in enumerate(parts[1:], start=1):
+                self._upsert_records([(_part_id(source, number), part, {"part_of": source})])
+            main.append((source, parts[0], self._record_metadata(item, len(parts))))
+            had = int((records.get(source) or {}).get("parts", 1))
+            leftovers.extend(_part_id(source, number) for number in range(len(parts), had))
+        for batch in _by_size(main, _PART_CHARS):
+            self._upsert_records(batch)
+        if leftovers:
+            self._documents.delete(ids=leftovers)
+
+    @staticmethod
+    def _record_metadata(item: _Pending, parts: int) -> dict[str, Any]:
+        text = item.document.text
+        return {
+            "source": item.document.source,
+            "sha256": _sha(text),
+            "passages": len(item.passages),
+            "chars": len(text),
+            "parts": parts,
+        }
+
+    def _upsert_records(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
+        import numpy as np
+
+        vectors = [_placeholder_vector(_sha(rid + "\x00" + text), self._dimension) for rid, text, _ in records]
         self._documents.upsert(
-            ids=[document.source],
-            documents=[document.text],
-            metadatas=[{"source": document.source, "sha256": _sha(document.text), "passages": passage_count}],
+            ids=[rid for rid, _, _ in records],
+            documents=[text for _, text, _ in records],
+            metadatas=[meta for _, _, meta in records],
+            embeddings=np.stack(vectors),
         )
 
+    @_reports_unreachable
     def remove_source(self, source: str) -> int:
         """Delete a document and all its passages; returns how many passages went."""
         with self._lock:
             ids = self._passage_ids(source)
-            known = bool(self._documents.get(ids=[source], include=[])["ids"])
-            if not ids and not known:
+            record = self._records([source]).get(source)
+            if not ids and record is None:
                 return 0
-            if ids:
-                self._passages.delete(ids=ids)
-            self._documents.delete(ids=[source])
+            for batch in _batches(ids, _IDS_PER_CALL):
+                self._passages.delete(ids=batch)
+            parts = int((record or {}).get("parts", 1))
+            self._documents.delete(ids=[source, *(_part_id(source, n) for n in range(1, parts))])
             self._bump_revision()
         return len(ids)
 
@@ -221,32 +479,62 @@ class PassageStore:
     def _passage_ids(self, source: str) -> list[str]:
         return list(self._passages.get(where={"source": source}, include=[])["ids"])
 
+    @_reports_unreachable
     def revision(self) -> str:
         """Changes whenever any process adds or removes something in this collection."""
         fresh = self._client.get_collection(self.name + _DOCUMENTS_SUFFIX, embedding_function=None)
         return str((fresh.metadata or {}).get(_REVISION_KEY, "")) + f":{self._passages.count()}"
 
+    @_reports_unreachable
     def count(self) -> int:
         return self._passages.count()
 
+    @_reports_unreachable
     def is_empty(self) -> bool:
         return self._documents.count() == 0
 
+    @_reports_unreachable
     def sources(self) -> list[SourceInfo]:
-        """Every indexed document, by name."""
-        records = self._documents.get(include=["metadatas", "documents"])
+        """Every indexed document, by name (lengths come from metadata, not from the texts)."""
+        records = self._documents.get(include=["metadatas"])
+        metas: list[dict[str, Any]] = [dict(meta or {}) for meta in records["metadatas"] or []]
+        documents = [meta for meta in metas if "source" in meta]  # extra parts carry "part_of" instead
+        unmeasured = [str(meta["source"]) for meta in documents if "chars" not in meta]
+        lengths = self._lengths(unmeasured) if unmeasured else {}
         infos = [
-            SourceInfo(str(meta["source"]), int(meta["passages"]), len(text or ""))  # type: ignore[arg-type]
-            for meta, text in zip(records["metadatas"] or [], records["documents"] or [], strict=True)
+            SourceInfo(
+                str(meta["source"]),
+                int(meta["passages"]),
+                int(meta["chars"]) if "chars" in meta else lengths.get(str(meta["source"]), 0),
+            )
+            for meta in documents
         ]
         return sorted(infos, key=lambda info: info.source.lower())
 
+    def _lengths(self, sources: list[str]) -> dict[str, int]:
+        """Text lengths of records written before "chars" was kept in their metadata."""
+        found = self._documents.get(ids=sources, include=["documents"])
+        return {pid: len(text or "") for pid, text in zip(found["ids"], found["documents"] or [], strict=True)}
+
+    @_reports_unreachable
     def document_text(self, source: str) -> str | None:
         """The full text a document was indexed with (the text all offsets refer to)."""
-        records = self._documents.get(ids=[source], include=["documents"])
-        documents = records["documents"] or []
-        return documents[0] if documents else None
+        found = self._documents.get(ids=[source], include=["documents", "metadatas"])
+        if not found["ids"]:
+            return None
+        text = (found["documents"] or [""])[0] or ""
+        meta: dict[str, Any] = dict((found["metadatas"] or [{}])[0] or {})
+        parts = int(meta.get("parts", 1))
+        if parts <= 1:
+            return text
+        ids = [_part_id(source, n) for n in range(1, parts)]
+        rest = self._documents.get(ids=ids, include=["documents"])
+        by_id = dict(zip(rest["ids"], rest["documents"] or [], strict=True))
+        if len(by_id) < len(ids):
+            return None  # a part is missing (an interrupted write): nothing can be verified against it
+        return text + "".join(by_id[pid] or "" for pid in ids)
 
+    @_reports_unreachable
     def all_passages(self) -> list[Passage]:
         """Every passage, for the keyword index (read in pages to bound memory spikes)."""
         out: list[Passage] = []
@@ -256,9 +544,10 @@ class PassageStore:
             out.extend(_to_passages(page["ids"], page["documents"] or [], page["metadatas"] or []))
         return out
 
+    @_reports_unreachable
     def dense_search(self, query_vector: list[float], k: int) -> list[ScoredPassage]:
         """Nearest passages by cosine similarity."""
-        k = min(k, self.count())
+        k = min(k, self._passages.count())
         if k <= 0:
             return []
         hits = self.vectors.similarity_search_by_vector_with_relevance_scores(query_vector, k=k)
@@ -266,6 +555,20 @@ class PassageStore:
             ScoredPassage(_document_to_passage(doc.id or "", doc.page_content, doc.metadata), 1.0 - distance)
             for doc, distance in hits
         ]
+
+
+def _by_size(records: list[tuple[str, str, dict[str, Any]]], limit: int) -> Iterator[list[tuple[str, str, Any]]]:
+    """Records in batches of at most ``limit`` characters of text (a single larger one alone)."""
+    batch: list[tuple[str, str, Any]] = []
+    size = 0
+    for record in records:
+        if batch and size + len(record[1]) > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(record)
+        size += len(record[1])
+    if batch:
+        yield batch
 
 
 def _document_to_passage(pid: str, text: str, meta: dict[str, Any] | Any) -> Passage:
