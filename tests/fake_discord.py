@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import yarl
 from aiohttp import WSMsgType, web
@@ -591,6 +592,7 @@ class GatewayConnection:
         self.seq = 0
         self.heartbeats: list[float] = []
         self.intents = 0
+        self.transport: asyncio.Transport | None = None  # the TCP connection, for dropping it
         self._lock = asyncio.Lock()
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
         self._zstd: Any = None
@@ -676,6 +678,9 @@ class FakeDiscord:
         self.attachments: dict[int, FakeAttachment] = {}
         self.connections: list[GatewayConnection] = []
         self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []  # RESUME (op 6) payloads, accepted or not
+        self.resumed: list[str] = []  # session ids resumed successfully
+        self.sessions: dict[str, tuple[FakeApp, tuple[int, int], int]] = {}  # resumable sessions
         self.rejections: list[Rejection] = []
         self.unhandled: list[str] = []
         self.pings: list[Ping] = []
@@ -769,7 +774,7 @@ class FakeDiscord:
         self, filename: str, data: bytes, *, size: int | None = None, content_type: str = "text/plain"
     ) -> FakeAttachment:
         aid = self.ids.next()
-        url = f"{self.base_url}/attachments/{aid}/{filename}"
+        url = f"{self.base_url}/attachments/{aid}/{quote(filename, safe='')}"
         item = FakeAttachment(aid, filename, data, url, len(data) if size is None else size, content_type)
         self.attachments[aid] = item
         return item
@@ -901,6 +906,60 @@ class FakeDiscord:
                     raise AssertionError(f"timed out after {within}s waiting for {what}")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
+
+    # --- gateway faults (each returns how many of the app's connections it hit) ---
+
+    def _gateway_targets(self, app: FakeApp | None) -> list[GatewayConnection]:
+        app = app or self.app
+        return [c for c in self.connections if c.ready and c.app is app]
+
+    @on_fake_loop
+    async def gateway_reconnect(self, app: FakeApp | None = None) -> int:
+        """Reconnect (op 7): Discord asks the bot to reconnect and resume."""
+        targets = self._gateway_targets(app)
+        for conn in targets:
+            await conn.send({"op": 7, "s": None, "t": None, "d": None})
+        return len(targets)
+
+    @on_fake_loop
+    async def gateway_invalid_session(self, resumable: bool, app: FakeApp | None = None) -> int:
+        """Invalid Session (op 9): ``resumable`` false forgets the session (the bot must identify
+        again); true lets it resume. Either way nothing more is sent on the connection."""
+        targets = self._gateway_targets(app)
+        for conn in targets:
+            if not resumable:
+                self.sessions.pop(conn.session_id, None)
+            await conn.send({"op": 9, "s": None, "t": None, "d": resumable})
+            conn.app = None
+        await self._notify()
+        return len(targets)
+
+    @on_fake_loop
+    async def gateway_close(self, code: int, app: FakeApp | None = None) -> int:
+        """Close the websocket cleanly with a close code (4000: unknown error, resumable)."""
+        targets = self._gateway_targets(app)
+        for conn in targets:
+            await conn.ws.close(code=code, message=b"fake-discord closing")
+        await self._notify()
+        return len(targets)
+
+    @on_fake_loop
+    async def gateway_expire_sessions(self) -> int:
+        """Forget every session, as Discord does after a while: a later RESUME meets op 9 (false)."""
+        count = len(self.sessions)
+        self.sessions.clear()
+        return count
+
+    @on_fake_loop
+    async def gateway_drop(self, app: FakeApp | None = None) -> int:
+        """Drop the TCP connection with no close frame (the client sees code 1006)."""
+        targets = self._gateway_targets(app)
+        for conn in targets:
+            conn.app = None
+            if conn.transport is not None:
+                conn.transport.abort()
+        await self._notify()
+        return len(targets)
 
     async def reply(self, interaction: FakeInteraction, within: float = 60.0) -> FakeMessage:
         """The response to a command once it has content (after any "thinking…")."""
@@ -1070,7 +1129,7 @@ class FakeDiscord:
             web.patch(API + "/channels/{cid}/messages/{mid}", self._patch_message),
             web.post(API + "/channels/{cid}/messages/{mid}/threads", self._post_thread),
             web.post(API + "/channels/{cid}/typing", self._post_typing),
-            web.get("/attachments/{aid}/{name}", self._get_attachment),
+            web.get("/attachments/{aid}/{name:[^/]+}", self._get_attachment),
             web.route("*", "/{tail:.*}", self._unknown_route),
         ]
 
@@ -1471,6 +1530,7 @@ class FakeDiscord:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         conn = GatewayConnection(ws, request.query.get("compress"))
+        conn.transport = request.transport
         self.connections.append(conn)
         try:
             await conn.send({"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
@@ -1490,7 +1550,27 @@ class FakeDiscord:
         elif op == 2:
             await self._identify(conn, data or {})
         elif op == 6:
-            await conn.dispatch("RESUMED", {})
+            await self._resume(conn, data or {})
+
+    async def _resume(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
+        """RESUME: a known session of the same bot continues on this connection (RESUMED; the fake
+        replays no missed events); an unknown or invalidated one gets Invalid Session (op 9, false)."""
+        self.resumes.append(data)
+        session_id = str(data.get("session_id"))
+        session = self.sessions.get(session_id)
+        if session is None or session[0].token != data.get("token"):
+            await conn.send({"op": 9, "s": None, "t": None, "d": False})
+            await self._notify()
+            return
+        for other in self.connections:  # a resumed session leaves any older connection of it
+            if other is not conn and other.session_id == session_id:
+                other.app = None
+        conn.app, conn.shard, conn.intents = session
+        conn.session_id = session_id
+        conn.seq = int(data.get("seq") or 0)
+        self.resumed.append(session_id)
+        await conn.dispatch("RESUMED", {})
+        await self._notify()
 
     async def _identify(self, conn: GatewayConnection, data: dict[str, Any]) -> None:
         self.identifies.append(data)
@@ -1523,6 +1603,7 @@ class FakeDiscord:
             "_trace": ["fake-discord"],
         }
         conn.app = app
+        self.sessions[conn.session_id] = (app, conn.shard, conn.intents)
         await conn.dispatch("READY", ready)
         for guild in guilds:
             await conn.dispatch("GUILD_CREATE", guild.payload(lazy=True))

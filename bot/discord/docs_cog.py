@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import limits
-from bot.discord.render import escape_markdown, render_sources
+from bot.discord.render import escape_markdown, plural, render_sources
 from bot.discord.replies import NO_PINGS, to_embed
 from bot.discord.routing import collection_for
 from index.errors import DocumentError, StoryBotError
@@ -83,7 +83,7 @@ class DocsCog(commands.Cog):
         added = await self.bot.backend.add_document(data, file.filename, collection_for(interaction.guild_id))
         result = added.result
         note = " It replaces the bundled sample story." if added.replaced_sample else ""
-        state = "unchanged" if result.unchanged else f"{result.passages} passages"
+        state = "unchanged" if result.unchanged else plural(result.passages, "passage")
         text = f"Added **{escape_markdown(result.source)}** ({state}). Questions here are now answered from it.{note}"
         await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
         log.info("document added guild=%s source=%r passages=%d", interaction.guild_id, result.source, result.passages)
@@ -96,7 +96,7 @@ class DocsCog(commands.Cog):
         removed = await self.bot.backend.remove(source, collection)
         left = await self.bot.backend.sources(collection, with_sample=False)
         note = "" if left else " No documents are left, so answers come from the bundled sample story again."
-        text = f"Removed **{escape_markdown(source)}** ({removed} passages).{note}"
+        text = f"Removed **{escape_markdown(source)}** ({plural(removed, 'passage')}).{note}"
         await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
         log.info("document removed guild=%s source=%r", interaction.guild_id, source)
 
