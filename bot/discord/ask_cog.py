@@ -12,13 +12,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chain import clean_question
+from bot.discord.backend import TimedAnswer
 from bot.discord.buttons import message_parts, story_bot
 from bot.discord.errors import OnCooldown
 from bot.discord.logfmt import logfmt, passage_ids
 from bot.discord.registry import answer_shown, summary_shown
-from bot.discord.render import SUMMARY_MODES, render_help, render_sources
+from bot.discord.render import SUMMARY_MODES, render_help, render_preview, render_sources
 from bot.discord.replies import NO_PINGS, to_embed
 from bot.discord.routing import collection_for
+from index.errors import StoryBotError
 
 if TYPE_CHECKING:
     from bot.discord.client import StoryBot
@@ -58,11 +60,23 @@ class AskCog(commands.Cog):
         cleaned = clean_question(question, self.bot.settings.max_question_chars)
         await interaction.response.defer(thinking=True)
         collection = collection_for(interaction.guild_id)
-        timed = await self.bot.backend.ask(cleaned, collection)
+        if self.bot.settings.llm_provider != "none":
+            timed = await self._streamed(interaction, cleaned, collection)
+        else:
+            timed = await self.bot.backend.ask(cleaned, collection)
         shown = answer_shown(timed.answer, collection, interaction.guild_id)
         embed, view = message_parts(self.bot.registry.put(shown), shown)
-        await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_PINGS)
+        await interaction.edit_original_response(content=None, embed=embed, view=view, allowed_mentions=NO_PINGS)
         self.bot.log_answer("slash", interaction.guild_id, interaction.user.id, timed, started)
+
+    async def _streamed(self, interaction: discord.Interaction, question: str, collection: str | None) -> TimedAnswer:
+        """Show a model's answer in the deferred response as it is written (throttled edits);
+        the final, verified answer replaces the preview."""
+        async for item in self.bot.backend.stream_answer(question, collection):
+            if isinstance(item, TimedAnswer):
+                return item
+            await interaction.edit_original_response(content=render_preview(item), allowed_mentions=NO_PINGS)
+        raise StoryBotError("The answer could not be completed; please ask again.")
 
     @app_commands.command(name="summary", description="A cited summary of the documents this server answers from.")
     @app_commands.describe(mode="What kind of summary (default: TL;DR)")

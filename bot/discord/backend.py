@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -67,6 +67,22 @@ class StoryBackend:
             return TimedAnswer(answer, (time.perf_counter() - started) * 1000)
 
         return await self._heavy(timed)
+
+    async def stream_answer(
+        self, question: str, collection: str | None, history: tuple[Turn, ...] = (), preview_interval: float = 1.0
+    ) -> AsyncIterator[str | TimedAnswer]:
+        """A language model's answer as it is written: previews (each the whole text so far, at
+        most one per ``preview_interval`` seconds, so edits stay within Discord's rate limits),
+        then the verified answer. Without a model, only the answer."""
+        from bot.llm import astream_answer, throttle_previews
+
+        started = time.perf_counter()
+        stream = astream_answer(self.service, question, collection, history)
+        async for item in throttle_previews(stream, preview_interval):
+            if isinstance(item, Answer):
+                yield TimedAnswer(item, (time.perf_counter() - started) * 1000)
+                return
+            yield item
 
     async def summarize(self, mode: str, collection: str | None) -> Summary:
         """A cited summary of a collection (the bundled story when it is empty)."""

@@ -140,6 +140,15 @@ def render_answer(answer: Answer) -> list[Page]:
     return _with_citations(pages, answer.citations)
 
 
+PREVIEW_NOTE = "\n-# ✍️ drafting… the quotes are checked against the story before the answer is final"
+
+
+def render_preview(text: str) -> str:
+    """Message content for a model's answer as it streams in (unchecked text, no quotes yet)."""
+    body = escape_markdown(text.strip()) or "…"
+    return limits.truncate(body, limits.CONTENT - len(PREVIEW_NOTE)) + PREVIEW_NOTE
+
+
 def summary_title(summary: Summary) -> str:
     label = SUMMARY_MODES.get(summary.mode, summary.mode)
     return f"Summary: {label}" + (f" of {summary.source}" if summary.source else "")
