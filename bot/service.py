@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable
 
@@ -20,6 +20,9 @@ from index.errors import DocumentError
 from index.loaders import LoadedDocument, iter_document_paths, load_document
 from index.retriever import HybridRetriever, KeywordIndexCache
 from index.store import IndexResult, PassageStore, SourceInfo, open_client
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class StoryService:
         self._keyword_cache = KeywordIndexCache()
         self._lock = threading.RLock()
         self.sentence_weights = sentence_weights(settings)
+        self._chat_model: BaseChatModel | None = None
 
     @property
     def embeddings(self) -> MiniLMEmbeddings:
@@ -197,10 +201,30 @@ class StoryService:
         ]
         if not documents:
             raise SummaryError("This collection has no documents to summarize.")
-        return summarize_documents(documents, mode, SummaryOptions(tldr_sentences=self.settings.summary_sentences))
+        options = SummaryOptions(tldr_sentences=self.settings.summary_sentences)
+        return self._rewritten(summarize_documents(documents, mode, options), store.document_text)
 
     def summarize_document(self, document: LoadedDocument, mode: str) -> Summary:
         """A cited summary of one document on its own, without indexing it."""
         from bot.summary import SummaryOptions, summarize_document
 
-        return summarize_document(document, mode, SummaryOptions(tldr_sentences=self.settings.summary_sentences))
+        summary = summarize_document(document, mode, SummaryOptions(tldr_sentences=self.settings.summary_sentences))
+        return self._rewritten(summary, lambda source: document.text if source == document.source else None)
+
+    def _rewritten(self, summary: Summary, document_text: Callable[[str], str | None]) -> Summary:
+        """With a language model configured, prose summaries (tl;dr, key points) are rewritten by
+        it; its lines are verified against the sources like answers, and any failure keeps the
+        extractive summary. Timelines, who's who and quotes stay extractive: their lines are
+        already the source's own words in a fixed shape."""
+        if self.settings.llm_provider == "none" or summary.mode not in {"tldr", "key-points"}:
+            return summary
+        from bot.llm_model import chat_model_from_settings
+        from bot.llm_summary import rewrite_summary
+
+        with self._lock:
+            if self._chat_model is None:
+                self._chat_model = chat_model_from_settings(self.settings)
+            model = self._chat_model
+        if model is None:
+            return summary
+        return rewrite_summary(summary, model, self.settings.llm_timeout, document_text).summary

@@ -228,3 +228,27 @@ def test_unusable_llm_settings_are_configuration_errors(overrides: dict[str, str
 
 def test_no_provider_means_no_model() -> None:
     assert chat_model_from_settings(load_settings()) is None
+
+
+def test_a_prose_summary_is_rewritten_by_the_model_and_verified(openai_service: Callable[..., StoryService]) -> None:
+    service = openai_service()
+    summary = service.summarize("tldr")
+    assert [line.text for line in summary.lines] == ["Petro will meet Trump on February 3 [1]."]
+    [citation] = summary.citations
+    assert DATE_QUOTE in citation.passage
+    text = service.store().document_text(citation.source)
+    assert text is not None
+    assert text[citation.start : citation.end] == citation.passage
+
+
+def test_structured_summaries_stay_extractive_and_failures_keep_the_extractive_summary(
+    openai_service: Callable[..., StoryService], make_service: Callable[..., StoryService], stub: OpenAIStub
+) -> None:
+    offline = make_service()
+    offline.ensure_corpus()
+    asked = len(stub.requests)
+    assert openai_service().summarize("timeline") == offline.summarize("timeline")
+    assert len(stub.requests) == asked, "timelines are not sent to the model"
+    unreachable = make_service(llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model=MODEL_ID)
+    unreachable.ensure_corpus()
+    assert unreachable.summarize("tldr") == offline.summarize("tldr")
