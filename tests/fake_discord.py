@@ -1608,3 +1608,17 @@ class FakeDiscord:
         for guild in guilds:
             await conn.dispatch("GUILD_CREATE", guild.payload(lazy=True))
         await self._notify()
+
+
+def check_discord_rules(fake: FakeDiscord, rejections: int = 0, sent: int = 0) -> None:
+    """What every test must leave unbroken since the given counts of ``fake.rejections`` and
+    ``fake.sent``: nothing Discord would refuse, no ping, and no message that lets Discord parse
+    mentions."""
+    assert fake.rejections[rejections:] == [], "Discord would have refused these requests"
+    assert fake.unhandled == []
+    assert fake.pings == [], "a message would have pinged someone"
+    for route, payload in fake.sent[sent:]:
+        allowed = payload.get("allowed_mentions")
+        assert allowed is not None, f"{route} sent without allowed_mentions"
+        assert allowed.get("parse") == [], f"{route} lets Discord parse mentions: {allowed}"
+        assert not any(allowed.get(key) for key in ("users", "roles", "replied_user")), route

@@ -39,6 +39,7 @@ from tests.fake_discord import (
     FakeInteraction,
     FakeMessage,
     FakeUser,
+    check_discord_rules,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -133,14 +134,7 @@ def discord_hygiene(world: World) -> Iterator[None]:
     fake = world.fake
     rejections, sent = len(fake.rejections), len(fake.sent)
     yield
-    assert fake.rejections[rejections:] == [], "Discord would have refused these requests"
-    assert fake.unhandled == []
-    assert fake.pings == [], "a message would have pinged someone"
-    for route, payload in fake.sent[sent:]:
-        allowed = payload.get("allowed_mentions")
-        assert allowed is not None, f"{route} sent without allowed_mentions"
-        assert allowed.get("parse") == [], f"{route} lets Discord parse mentions: {allowed}"
-        assert not any(allowed.get(key) for key in ("users", "roles", "replied_user")), route
+    check_discord_rules(fake, rejections, sent)
     errors = [r.getMessage() for r in world.errors.records]
     world.errors.records.clear()
     assert errors == [], "errors were logged"

@@ -20,7 +20,14 @@ from bot.discord.client import StoryBot, build_bot
 from bot.service import StoryService
 from config import load_settings
 from index.embeddings import MiniLMEmbeddings
-from tests.fake_discord import DEFERRED_CHANNEL_MESSAGE, FakeDiscord, FakeGuild, FakeInteraction, FakeMessage
+from tests.fake_discord import (
+    DEFERRED_CHANNEL_MESSAGE,
+    FakeDiscord,
+    FakeGuild,
+    FakeInteraction,
+    FakeMessage,
+    check_discord_rules,
+)
 from tests.openai_stub import MODEL_ID, OpenAIStub, StubReply, running_stub
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -99,6 +106,4 @@ async def test_a_model_answer_streams_into_the_response_then_shows_verified_cita
     embed = reply.embeds[0]
     assert "Petro and Trump meet on February 3" in embed["description"]
     assert QUOTE in embed["fields"][0]["value"].replace("\n", " ")
-    assert all(payload["allowed_mentions"]["parse"] == [] for _, payload in fake.sent[sent_before:])
-    assert fake.rejections == []
-    assert fake.pings == []
+    check_discord_rules(fake, sent=sent_before)
