@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.evaluation import percentile
 from index.embeddings import force_offline
 
 if TYPE_CHECKING:
@@ -60,12 +61,9 @@ class Distribution:
 
     @classmethod
     def of(cls, values: list[float]) -> Distribution:
-        ordered = sorted(values) or [0.0]
-
-        def pct(q: float) -> float:
-            return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-        return cls(pct(0.5), pct(0.95), pct(0.99), ordered[-1])
+        return cls(
+            percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99), max(values, default=0.0)
+        )
 
 
 @dataclass

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.squad_data import SQUAD_V1, Question, contains_gold, load_squad
+from bot.evaluation import percentile
 from bot.service import StoryService
 from config import load_settings
 from index.chunking import chunk_document
@@ -153,11 +154,6 @@ def answer_latency(
         latencies.append((time.perf_counter() - started) * 1000)
         hits += bool(answer.citations) and contains_gold(answer.citations[0].passage, question.answers)
     return first, latencies, hits / max(len(questions), 1)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run_stage(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.squad_data import SQUAD_V1, Article, Question, contains_gold, load_squad, sample_questions, split_articles
+from bot.evaluation import percentile
 from bot.service import StoryService
 from config import load_settings
 from index.chunking import split_sentences
@@ -42,10 +43,7 @@ class Tally:
         return sum(chosen) / max(len(chosen), 1)
 
     def p(self, q: float) -> float:
-        if not self.latency_ms:
-            return float("nan")
-        ordered = sorted(self.latency_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return percentile(self.latency_ms, q)
 
 
 class VanillaPipeline:
@@ -152,10 +150,9 @@ def seed_story_latency(service: StoryService, repeats: int = 20) -> None:
     ]
     service.ask(questions[0], "seed")
     times = [timed(lambda q=q: service.ask(q, "seed"))[1] for _ in range(repeats) for q in questions]
-    times.sort()
     print(
         f"\nseed story, warm: {len(times)} answers, p50 {statistics.median(times):.1f} ms, "
-        f"p95 {times[round(0.95 * (len(times) - 1))]:.1f} ms"
+        f"p95 {percentile(times, 0.95):.1f} ms"
     )
 
 

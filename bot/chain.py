@@ -144,7 +144,7 @@ def verify_citations(answer: Answer, document_text: Callable[[str], str | None])
     return replace(answer, citations=citations, related=related)
 
 
-def _as_request(value: AnswerRequest | str | dict[str, Any]) -> AnswerRequest:
+def as_request(value: AnswerRequest | str | dict[str, Any]) -> AnswerRequest:
     if isinstance(value, AnswerRequest):
         return value
     if isinstance(value, str):
@@ -167,7 +167,7 @@ def build_answer_chain(
     """
 
     def prepare(value: Any) -> dict[str, Any]:
-        request = _as_request(value)
+        request = as_request(value)
         question = clean_question(request.question, max_question_chars)
         return {"question": question, "query": standalone_query(replace(request, question=question), history_turns)}
 

@@ -12,6 +12,14 @@ from bot.answer import Answer
 from index.errors import StoryBotError
 
 
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..1); 0.0 for no values. Shared by eval and the benches."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 @dataclass(frozen=True, slots=True)
 class EvalRow:
     """One row of an evaluation file: ``{id, question, answers[], unanswerable}``."""
@@ -52,10 +60,7 @@ class EvalReport:
         return self._rate(self.citations_verbatim, self.citations)
 
     def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, q)
 
     def to_dict(self) -> dict[str, object]:
         return {

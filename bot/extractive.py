@@ -123,11 +123,11 @@ def expected_answer_type(question: str) -> str | None:
     return None
 
 
-def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
-    """Whether the sentence contains something of the expected kind that the question lacks."""
+def has_answer_type(kind: str | None, sentence: str, asked: set[str]) -> bool:
+    """Whether the sentence contains something of the expected kind that the question (whose
+    words are ``asked``) lacks."""
     if kind is None:
         return False
-    asked = set(words(question))
     pattern = {"date": _DATE, "number": _NUMBER, "name": _CAPITALIZED, "place": _PLACE}[kind]
     return any(set(words(m.group(0))) - asked for m in pattern.finditer(sentence))
 
@@ -191,6 +191,7 @@ def score_sentences(
     terms = question_term_weights(retrieval.query_tokens, retrieval.keywords)
     general = background_term_weights(retrieval.query_tokens)
     kind = expected_answer_type(question)
+    asked = set(words(question))
     question_bigrams = _bigrams(question_tokens(question))
     top_score = retrieval.passages[0].score or 1.0
     seen: set[tuple[str, int, int]] = set()
@@ -226,7 +227,7 @@ def score_sentences(
     scored = []
     for row, similarity in zip(rows, dense.tolist(), strict=True):
         source, start, end, text, rank, lexical, window, passage, bigram, lexical_bg, window_bg = row
-        typed = 1.0 if has_answer_type(kind, text, question) else 0.0
+        typed = 1.0 if has_answer_type(kind, text, asked) else 0.0
         short = 1.0 if len(text.split()) < 5 else 0.0
         evidence = {
             "dense": similarity,

@@ -29,7 +29,7 @@ from bot.chain import (
     NOT_IN_STORY,
     AnswerRequest,
     ExtractiveAnswerer,
-    _as_request,
+    as_request,
     build_answer_chain,
     clean_question,
     standalone_query,
@@ -268,7 +268,7 @@ class LLMAnswerChain(Runnable[Any, Answer]):
             yield item
 
     def _prepare(self, value: Any) -> tuple[AnswerRequest, str]:
-        request = _as_request(value)
+        request = as_request(value)
         return request, clean_question(request.question, self.max_question_chars)
 
     def _standalone(self, request: AnswerRequest, question: str, deadline: Deadline) -> tuple[str, str]:
