@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from bench.squad_data import SQUAD_V1, Article, Question, contains_gold, load_squad, sample_questions, split_articles
-from bot.extractive import FEATURES, background_term_weights, missing_mass, score_sentences
+from bot.answering.extractive import FEATURES, background_term_weights, missing_mass, score_sentences
 from bot.service import StoryService
 from config import load_settings
 from index.loaders import LoadedDocument

@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.evaluation import percentile
+from bot.answering.evaluation import percentile
 from index.embeddings import force_offline
 
 if TYPE_CHECKING:
@@ -185,11 +185,11 @@ class LoopLagMonitor:
 async def start_bot(fake: RemoteFake, data_dir: Path, workers: int | None) -> tuple[StoryBot, asyncio.Task[None]]:
     """The bot as ``storybot run`` builds it (warm-up, frozen start-up objects)."""
     from bot.discord.client import build_bot
-    from bot.service import StoryService
+    from bot.service import build_service
     from config import load_settings
 
-    settings = load_settings(data_dir=str(data_dir), discord_token=fake.token)
-    bot = build_bot(settings, StoryService(settings), workers=workers, freeze_gc=True, guild_ready_timeout=0.05)
+    settings = load_settings(data_dir=str(data_dir), discord_token=fake.token, worker_threads=workers or 0)
+    bot = build_bot(settings, build_service(settings), freeze_gc=True, guild_ready_timeout=0.05)
     running = asyncio.create_task(bot.start(fake.token))
     await asyncio.wait_for(bot.wait_until_ready(), 300)
     return bot, running

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.squad_data import SQUAD_V1, Question, contains_gold, load_squad
-from bot.evaluation import percentile
+from bot.answering.evaluation import percentile
 from bot.service import StoryService
 from config import load_settings
 from index.chunking import chunk_document

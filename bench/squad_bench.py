@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from bench.squad_data import SQUAD_V1, Article, Question, contains_gold, load_squad, sample_questions, split_articles
-from bot.evaluation import percentile
+from bot.answering.evaluation import percentile
 from bot.service import StoryService
 from config import load_settings
 from index.chunking import split_sentences

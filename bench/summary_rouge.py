@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.summary import summarize_document
-from bot.summary_entities import find_entities
-from bot.summary_salience import FEATURES, SalienceWeights, document_sentences, prose_sentences, rank_document
+from bot.summaries.entities import find_entities
+from bot.summaries.salience import FEATURES, SalienceWeights, document_sentences, prose_sentences, rank_document
+from bot.summaries.summarize import summarize_document
 from index.chunking import split_sentences
 from index.loaders import LoadedDocument
 
@@ -149,7 +149,7 @@ def long_document(articles: Sequence[Article], words: int) -> LoadedDocument:
 
 
 def time_modes(articles: Sequence[Article], sizes: Sequence[int]) -> list[dict[str, float]]:
-    from bot.summary import MODES
+    from bot.summaries.summarize import MODES
 
     rows = []
     for size in sizes:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import Runnable
 
-from bot.answer import Answer, Summary, Turn
-from bot.chain import AnswerRequest, ExtractiveAnswerer, build_answer_chain
-from bot.extractive import FEATURES, RefusalModel, SentenceWeights
+from bot.answering.chain import ExtractiveAnswerer, build_answer_chain
+from bot.answering.data import Answer, Summary, Turn
+from bot.answering.extractive import FEATURES, RefusalModel, SentenceWeights
+from bot.answering.questions import AnswerRequest
+from bot.workers import WorkerPool
 from config import Settings
 from index.corpus import default_corpus
 from index.embeddings import MiniLMEmbeddings, shared_embeddings
@@ -23,6 +26,10 @@ from index.store import IndexResult, PassageStore, SourceInfo, open_client
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from bot.llm.model import ChatModelSource, TimedChatModel
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +55,35 @@ def refusal_model(settings: Settings) -> RefusalModel:
     )
 
 
-class StoryService:
-    """Builds and caches, per collection, the store and answer chain from one ``Settings``."""
+def worker_count(settings: Settings) -> int:
+    """``worker_threads``, or by default one per core up to four (answering is CPU-bound)."""
+    return settings.worker_threads or max(1, min(4, os.cpu_count() or 1))
 
-    def __init__(self, settings: Settings, embeddings: MiniLMEmbeddings | None = None) -> None:
+
+def build_service(settings: Settings, embeddings: MiniLMEmbeddings | None = None) -> StoryService:
+    """The service for ``settings``, with the configured chat model (if any) built once.
+
+    A misconfigured model (unknown provider, missing extra or model name) fails here, at start-up.
+    """
+    chat_model = None
+    if settings.llm_provider.strip().lower() not in {"", "none"}:
+        from bot.llm.model import chat_model_from_settings  # provider packages load only when used
+
+        chat_model = chat_model_from_settings(settings)
+    return StoryService(settings, embeddings, chat_model=chat_model)
+
+
+class StoryService:
+    """The one object both faces use: per collection, the store and answer chain from one
+    ``Settings``; one chat model (optional) and one worker pool for every collection."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: MiniLMEmbeddings | None = None,
+        chat_model: ChatModelSource | BaseChatModel | None = None,
+        pool: WorkerPool | None = None,
+    ) -> None:
         self.settings = settings
         self._embeddings = embeddings
         self._stores: dict[str, PassageStore] = {}
@@ -59,7 +91,19 @@ class StoryService:
         self._keyword_cache = KeywordIndexCache()
         self._lock = threading.RLock()
         self.sentence_weights = sentence_weights(settings)
-        self._chat_model: BaseChatModel | None = None
+        self.pool = pool or WorkerPool(worker_count(settings))
+        self.chat_model: TimedChatModel | None = None
+        if chat_model is not None:
+            from bot.llm.model import TimedChatModel
+
+            self.chat_model = TimedChatModel(chat_model, self.pool)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (embedding, Chroma, parsing) in the service's pool, off the event loop."""
+        return await self.pool.run(fn, *args)
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
     @property
     def embeddings(self) -> MiniLMEmbeddings:
@@ -160,11 +204,11 @@ class StoryService:
                     s.max_answer_sentences,
                     s.second_quote_ratio,
                 )
-                if s.llm_provider != "none":
-                    from bot.llm import build_llm_answer_chain  # provider packages load only when used
+                if self.chat_model is not None:
+                    from bot.llm.chain import build_llm_answer_chain
 
                     self._chains[name] = build_llm_answer_chain(
-                        self.retriever(name), answerer, self.store(name).document_text, s
+                        self.retriever(name), answerer, self.store(name).document_text, s, self.chat_model, self.pool
                     )
                 else:
                     self._chains[name] = build_answer_chain(
@@ -182,15 +226,37 @@ class StoryService:
         return self.answer_chain(collection).invoke(AnswerRequest(question, history))
 
     async def aask(self, question: str, collection: str | None = None, history: tuple[Turn, ...] = ()) -> Answer:
-        """``ask`` for async callers: the blocking work runs in an executor."""
-        import asyncio
+        """``ask`` for async callers: the blocking work runs in the service's pool."""
+        chain = await self.run_blocking(self._ready_chain, collection)
+        if self.chat_model is None:
+            return await self.run_blocking(chain.invoke, AnswerRequest(question, history))
+        return await chain.ainvoke(AnswerRequest(question, history))
 
-        await asyncio.to_thread(self.ensure_corpus, collection)
-        return await self.answer_chain(collection).ainvoke(AnswerRequest(question, history))
+    async def astream_answer(
+        self, question: str, collection: str | None = None, history: tuple[Turn, ...] = ()
+    ) -> AsyncIterator[str | Answer]:
+        """Answer previews (``str``: the whole text so far, replacing the previous one), then the
+        final verified :class:`Answer`. Without a chat model, only the Answer comes.
+
+        Raises :class:`bot.errors.QuestionError` for an empty or over-long question, like ``aask``.
+        """
+        from bot.llm.chain import LLMAnswerChain
+
+        chain = await self.run_blocking(self._ready_chain, collection)
+        if not isinstance(chain, LLMAnswerChain):
+            yield await self.run_blocking(chain.invoke, AnswerRequest(question, history))
+            return
+        async for item in chain.astream_answer(AnswerRequest(question, history)):
+            yield item
+
+    def _ready_chain(self, collection: str | None) -> Runnable[Any, Answer]:
+        """The answer chain of a collection, with the seed story indexed if it is empty."""
+        self.ensure_corpus(collection)
+        return self.answer_chain(collection)
 
     def summarize(self, mode: str, collection: str | None = None) -> Summary:
         """A cited summary of every document of a collection (the seed story if it is empty)."""
-        from bot.summary import SummaryError, SummaryOptions, check_mode, summarize_documents
+        from bot.summaries.summarize import SummaryError, SummaryOptions, check_mode, summarize_documents
 
         mode = check_mode(mode)  # before touching the store: a typo should not load the model
         store = self.ensure_corpus(collection)
@@ -206,7 +272,7 @@ class StoryService:
 
     def summarize_document(self, document: LoadedDocument, mode: str) -> Summary:
         """A cited summary of one document on its own, without indexing it."""
-        from bot.summary import SummaryOptions, summarize_document
+        from bot.summaries.summarize import SummaryOptions, summarize_document
 
         summary = summarize_document(document, mode, SummaryOptions(tldr_sentences=self.settings.summary_sentences))
         return self._rewritten(summary, lambda source: document.text if source == document.source else None)
@@ -216,15 +282,8 @@ class StoryService:
         it; its lines are verified against the sources like answers, and any failure keeps the
         extractive summary. Timelines, who's who and quotes stay extractive: their lines are
         already the source's own words in a fixed shape."""
-        if self.settings.llm_provider == "none" or summary.mode not in {"tldr", "key-points"}:
+        if self.chat_model is None or summary.mode not in {"tldr", "key-points"}:
             return summary
-        from bot.llm_model import chat_model_from_settings
-        from bot.llm_summary import rewrite_summary
+        from bot.summaries.rewrite import rewrite_summary
 
-        with self._lock:
-            if self._chat_model is None:
-                self._chat_model = chat_model_from_settings(self.settings)
-            model = self._chat_model
-        if model is None:
-            return summary
-        return rewrite_summary(summary, model, self.settings.llm_timeout, document_text).summary
+        return rewrite_summary(summary, self.chat_model, self.settings.llm_timeout, document_text).summary

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
 
     summary_sentences: int = Field(3, ge=1, le=20)
 
+    worker_threads: int = Field(0, ge=0, le=64)
+    log_format: str = Field("kv", pattern="^(kv|json)$")
+    log_level: str = Field("INFO", pattern="^(?i:debug|info|warning|error)$")
+    log_file: str = ""
+
     discord_token: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("STORYBOT_DISCORD_TOKEN", "DISCORD_TOKEN", "discord_token")
     )

@@ -145,13 +145,13 @@ def load_document(path: Path) -> LoadedDocument:
         shown = os.fsencode(path).decode("utf-8", "backslashreplace")
         raise DocumentError(f"{shown}: the file name is not valid UTF-8; rename the file to index it.") from None
     if not path.exists():
-        raise DocumentError(f"{path}: no such file.")
+        raise DocumentError(f"{path.name}: no such file.", detail=str(path))
     if not path.is_file():
-        raise DocumentError(f"{path}: not a regular file.")
+        raise DocumentError(f"{path.name}: not a regular file.", detail=str(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DocumentError(f"{path}: could not be read ({exc.strerror}).") from None
+        raise DocumentError(f"{path.name}: could not be read ({exc.strerror}).", detail=f"{path}: {exc}") from None
     return load_bytes(data, path.name)
 
 

@@ -127,7 +127,9 @@ def _new_client(data_dir: Path, chroma_url: str, timeout: float) -> ClientAPI:
         data_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=chroma_settings)
     except OSError as exc:
-        raise StoreError(f"Cannot use the data directory {data_dir}: {exc.strerror}") from None
+        raise StoreError(
+            f"Cannot use the data directory (STORYBOT_DATA_DIR): {exc.strerror}.", detail=f"{data_dir}: {exc}"
+        ) from None
 
 
 def _server_address(chroma_url: str) -> tuple[str, int, bool]:
@@ -140,7 +142,9 @@ def _server_address(chroma_url: str) -> tuple[str, int, bool]:
     except ValueError:
         port = -1
     if url.scheme not in {"http", "https"} or not url.hostname or port == -1:
-        raise StoreError(f"Invalid STORYBOT_CHROMA_URL {chroma_url!r}: expected http://host:port.")
+        raise StoreError(
+            "STORYBOT_CHROMA_URL is not a valid address: expected http://host:port.", detail=f"got {chroma_url!r}"
+        )
     ssl = url.scheme == "https"
     return url.hostname, port or (443 if ssl else 8000), ssl
 
@@ -173,8 +177,9 @@ def _check_heartbeat(base_url: str, timeout: float) -> None:
         raise _unreachable(base_url, exc) from exc
     if response.status_code != 200:
         raise StoreError(
-            f"The server at {base_url} answered HTTP {response.status_code} to a heartbeat: "
-            "is it a Chroma server (`chroma run`)?"
+            f"The server at STORYBOT_CHROMA_URL answered HTTP {response.status_code} to a heartbeat: "
+            "is it a Chroma server (`chroma run`)?",
+            detail=f"{base_url}/api/v2/heartbeat answered HTTP {response.status_code}",
         )
 
 
@@ -195,10 +200,11 @@ def _unreachable(url: str, exc: BaseException) -> StoreError:
     """The user-facing error for a Chroma server that cannot be reached."""
     import httpx
 
-    reason = "no answer in time" if isinstance(exc, httpx.TimeoutException) else str(exc) or type(exc).__name__
+    reason = "no answer in time" if isinstance(exc, httpx.TimeoutException) else "connection failed"
     return StoreError(
-        f"Cannot reach the Chroma server at {url} ({reason}). Start it (`chroma run --path DIR --port PORT`) "
-        "or unset STORYBOT_CHROMA_URL to use the embedded store."
+        f"Cannot reach the Chroma server ({reason}). Start it (`chroma run --path DIR --port PORT`) "
+        "or unset STORYBOT_CHROMA_URL to use the embedded store.",
+        detail=f"{url}: {type(exc).__name__}: {exc}",
     )
 
 

@@ -13,6 +13,9 @@ from index.embeddings import force_offline
 
 force_offline()
 
+from langchain_core.language_models import BaseChatModel  # noqa: E402
+
+from bot.llm.model import chat_model_from_settings  # noqa: E402
 from bot.service import StoryService  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
 from index.embeddings import MiniLMEmbeddings, shared_embeddings  # noqa: E402
@@ -42,12 +45,15 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def make_service(embeddings: MiniLMEmbeddings, tmp_path: Path) -> Callable[..., StoryService]:
-    """Build a StoryService over its own data directory, with optional setting overrides."""
+    """Build a StoryService over its own data directory, with optional setting overrides and a
+    chat model (a fake passed in, or the one the settings configure)."""
     counter = iter(range(1_000_000))
 
-    def build(**overrides: Any) -> StoryService:
+    def build(chat_model: BaseChatModel | None = None, **overrides: Any) -> StoryService:
         overrides.setdefault("data_dir", str(tmp_path / f"data-{next(counter)}"))
-        return StoryService(load_settings(**overrides), embeddings)
+        settings = load_settings(**overrides)
+        source = chat_model or chat_model_from_settings(settings)
+        return StoryService(settings, embeddings, chat_model=source)
 
     return build
 

@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from bot.answer import Answer, Citation, Turn
-from bot.chain import NOT_IN_STORY, clean_question, verify_citations
+from bot.answering.chain import NOT_IN_STORY, verify_citations
+from bot.answering.data import Answer, Citation, Turn
+from bot.answering.questions import clean_question
 from bot.errors import QuestionError
 from bot.service import StoryService
 from index.loaders import LoadedDocument

@@ -141,7 +141,10 @@ def test_an_unreachable_server_is_a_clear_error_within_the_timeout(make_service:
     url = f"http://127.0.0.1:{free_port()}"
     service = make_service(chroma_url=url, chroma_timeout=1.0)
     error, seconds = _elapsed(lambda: service.ask("When will Petro meet Trump?"))
-    assert str(error).startswith(f"Cannot reach the Chroma server at {url}")
+    assert str(error).startswith("Cannot reach the Chroma server")
+    assert url not in str(error)
+    assert error.detail is not None
+    assert url in error.detail
     assert seconds < 10  # generous: the point is "seconds, not minutes"
 
 
@@ -182,7 +185,7 @@ def test_a_server_that_is_not_chroma_is_reported(make_service: Callable[..., Sto
 
 @pytest.mark.parametrize("url", ["localhost:8000", "ftp://host:1", "http://", "http://host:notaport"])
 def test_a_malformed_url_is_a_clear_error(make_service: Callable[..., StoryService], url: str) -> None:
-    with pytest.raises(StoreError, match="Invalid STORYBOT_CHROMA_URL"):
+    with pytest.raises(StoreError, match="STORYBOT_CHROMA_URL is not a valid address"):
         make_service(chroma_url=url).sources()
 
 
@@ -194,7 +197,8 @@ def test_the_cli_reports_an_unreachable_server_in_one_line(
     monkeypatch.setenv("STORYBOT_CHROMA_TIMEOUT", "1")
     code, out, err = cli_tests.run_cli(["ask", "When will Petro meet Trump?"], capsys)
     assert code == 1
-    assert err.startswith(f"error: Cannot reach the Chroma server at {url}")
+    assert err.startswith("error: Cannot reach the Chroma server")
+    assert url not in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in out + err
 
@@ -236,4 +240,5 @@ def _assert_unreachable(service: StoryService, url: str) -> None:
     ]
     for operation in operations:
         error, _ = _elapsed(operation)
-        assert str(error).startswith(f"Cannot reach the Chroma server at {url}"), error
+        assert str(error).startswith("Cannot reach the Chroma server"), error
+        assert url not in str(error)

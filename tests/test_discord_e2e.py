@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.answer import Answer, Citation, Turn
+from bot.answering.data import Answer, Citation, Turn
 from bot.discord.client import ShardedStoryBot, StoryBot, build_bot
 from bot.discord.render import SUMMARY_MODES
+from bot.logs import KeyValueFormatter
 from bot.service import StoryService
 from config import Settings, load_settings
 from index.corpus import DEFAULT_CORPUS_FILES, default_corpus
@@ -66,17 +67,20 @@ class ErrorRecords(logging.Handler):
 
 
 class LogLines(logging.Handler):
-    """Collects log lines with a prefix, and tells waiters when one arrives."""
+    """Collects log lines (as the operator's key=value log shows them) that hold ``marker``, and
+    tells waiters when one arrives."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, marker: str) -> None:
         super().__init__(logging.INFO)
-        self.prefix = prefix
+        self.marker = marker
         self.lines: list[str] = []
         self.seen = asyncio.Event()
+        self.setFormatter(KeyValueFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith(self.prefix):
-            self.lines.append(record.getMessage())
+        line = self.format(record)
+        if self.marker in line.split():
+            self.lines.append(line)
             self.seen.set()
 
 
@@ -160,13 +164,13 @@ async def test_ask_is_deferred_then_answered_with_a_verifiable_citation(
     logged = LogLines("event=answer")
     logging.getLogger("storybot.discord").addHandler(logged)
     threads: list[int] = []
-    original_ask = world.service.ask
+    original_encode = world.service.embeddings.encode
 
-    def spying_ask(*args: Any, **kwargs: Any) -> Answer:
+    def spying_encode(*args: Any, **kwargs: Any) -> Any:
         threads.append(threading.get_ident())
-        return original_ask(*args, **kwargs)
+        return original_encode(*args, **kwargs)
 
-    monkeypatch.setattr(world.service, "ask", spying_ask)
+    monkeypatch.setattr(world.service.embeddings, "encode", spying_encode)
     guild = world.shared
     asked = await world.fake.slash(
         "ask", user=world.fake.new_user(), guild=guild, question="When will Petro meet Trump?"
@@ -276,10 +280,10 @@ async def test_buttons_from_before_a_restart_reply_politely(world: World) -> Non
 async def test_unexpected_failures_are_logged_and_the_user_gets_an_apology(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: Any, **kwargs: Any) -> Answer:
+    async def broken(*args: Any, **kwargs: Any) -> Answer:
         raise RuntimeError("index exploded")
 
-    monkeypatch.setattr(world.service, "ask", broken)
+    monkeypatch.setattr(world.service, "aask", broken)
     reply = await world.ask(world.shared, "When will Petro meet Trump?")
     assert reply.ephemeral  # the public "thinking…" placeholder made way for a private note
     assert reply.content.startswith("Sorry, something went wrong")
@@ -304,7 +308,10 @@ def long_answer(question: str, chars: int) -> Answer:
 async def test_long_answers_are_paginated_within_discord_limits(
     world: World, monkeypatch: pytest.MonkeyPatch, chars: int
 ) -> None:
-    monkeypatch.setattr(world.service, "ask", lambda question, *rest: long_answer(question, chars))
+    async def answer(question: str, *rest: Any) -> Answer:
+        return long_answer(question, chars)
+
+    monkeypatch.setattr(world.service, "aask", answer)
     user = world.fake.new_user()
     reply = await world.ask(world.shared, "What did Mara do every evening?", user)
     pages = [reply.embeds[0]]

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from bot.discord.client import StoryBot, build_bot
-from bot.service import StoryService
+from bot.service import build_service
 from config import load_settings
 from index.embeddings import MiniLMEmbeddings
 from tests.fake_discord import (
@@ -64,7 +64,7 @@ async def stack(
             llm_model=MODEL_ID,
             llm_api_key="not-needed",
         )
-        service = StoryService(settings, embeddings)
+        service = build_service(settings, embeddings)
         with fake.patch_discord():
             bot = build_bot(settings, service, guild_ready_timeout=0.05)
             running = asyncio.create_task(bot.start(fake.app.token))

@@ -7,8 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer import Answer, Citation, Summary, SummaryLine
-from bot.chain import NOT_IN_STORY
+from bot.answering.chain import NOT_IN_STORY
+from bot.answering.data import Answer, Citation, Summary, SummaryLine
 from bot.discord import limits
 from bot.discord.render import (
     Field,

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from discord import app_commands
 
-from bot.answer import Answer, Citation, Turn
+from bot.answering.data import Answer, Citation, Turn
 from bot.discord.client import dev_guild_id
 from bot.discord.conversations import Conversations
 from bot.discord.cooldown import Cooldown, Cooldowns
 from bot.discord.docs_cog import check_upload, source_choices
 from bot.discord.errors import UNEXPECTED, ExpiredMessage, OnCooldown, describe_error
 from bot.discord.feedback import FeedbackStore
-from bot.discord.logfmt import logfmt, passage_ids
 from bot.discord.registry import ShownRegistry, answer_shown
 from bot.discord.routing import MessageRoute, collection_for, route_message, strip_mentions_of, thread_name
 from config import load_settings
@@ -201,14 +200,6 @@ def test_user_errors_become_one_friendly_sentence_and_bugs_an_apology() -> None:
     bug = describe_error(ZeroDivisionError("division by zero"))
     assert bug.unexpected
     assert bug.text == UNEXPECTED
-
-
-def test_answer_log_lines_are_logfmt() -> None:
-    line = logfmt({"event": "answer", "latency_ms": 12.345, "grounded": True, "question": 'say "hi"\nnow'})
-    assert line == 'event=answer latency_ms=12.3 grounded=true question="say \\"hi\\"\\nnow"'
-    two = [CITATION, Citation(2, "b.txt", 5, 9, "abcd")]
-    assert passage_ids(two) == "story.txt@0-10,b.txt@5-9"
-    assert passage_ids([]) == "-"
 
 
 def test_the_dev_guild_must_be_a_server_id() -> None:

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.answer import Answer
+from bot.answering.data import Answer
 from bot.cli import main
-from bot.llm import astream_answer
-from bot.llm_model import LLMConfigError, chat_model_from_settings
+from bot.llm.model import LLMConfigError, chat_model_from_settings
 from bot.service import StoryService
 from config import load_settings
 from tests.openai_stub import MODEL_ID, OpenAIStub, Responder, StubReply, running_stub
@@ -104,7 +103,7 @@ async def test_the_answer_streams_from_the_server(
     openai_service: Callable[..., StoryService], stub: OpenAIStub
 ) -> None:
     service = openai_service()
-    items = [item async for item in astream_answer(service, QUESTION)]
+    items = [item async for item in service.astream_answer(QUESTION)]
     previews = [item for item in items if isinstance(item, str)]
     answer = items[-1]
     assert isinstance(answer, Answer)
@@ -130,7 +129,7 @@ async def test_a_stream_slower_than_the_timeout_gets_the_extractive_answer(
 ) -> None:
     service = openai_service(llm_timeout=0.2)
     stub.responder = lambda body: StubReply("{}", delay=5.0)
-    items = [item async for item in astream_answer(service, QUESTION)]
+    items = [item async for item in service.astream_answer(QUESTION)]
     assert len(items) == 1
     assert isinstance(items[0], Answer)
     assert (items[0].mode, items[0].fallback_reason) == ("extractive", "timeout")
@@ -209,7 +208,7 @@ def test_storybot_ask_json_reports_a_fallback(
 
 
 def test_a_missing_provider_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.llm_model.importlib.util.find_spec", lambda name: None)
+    monkeypatch.setattr("bot.llm.model.importlib.util.find_spec", lambda name: None)
     with pytest.raises(LLMConfigError, match=re.escape("pip install 'story-bot[ollama]'")):
         chat_model_from_settings(load_settings(llm_provider="ollama", llm_model="llama3.1"))
 

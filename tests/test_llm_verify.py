@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.llm_prompt import ANSWER_RULES, PromptPassage, answer_messages
-from bot.llm_verify import (
+from bot.llm.prompts import ANSWER_RULES, PromptPassage, answer_messages
+from bot.llm.verify import (
     ModelReply,
     Quote,
     align_quote,

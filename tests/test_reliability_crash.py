@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.answer import Answer
+from bot.answering.data import Answer
 from bot.service import StoryService
 from index.chunking import chunk_document
 from index.loaders import LoadedDocument, load_document

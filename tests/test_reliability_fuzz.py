@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answer, Turn
+from bot.answering.data import Answer, Turn
 from bot.errors import QuestionError
 from bot.service import StoryService
 from index.store import IndexResult

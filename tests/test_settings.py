@@ -76,4 +76,4 @@ def test_the_wheel_ships_defaults_corpus_and_word_table(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for member in ("config/default.toml", "index/data/petro-trump-meeting.txt", "index/data/background_zipf.tsv"):
         assert member in names
-    assert "bot/cli.py" in names
+    assert "bot/cli/__init__.py" in names

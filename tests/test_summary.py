@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import Summary
-from bot.summary import (
+from bot.answering.data import Summary
+from bot.summaries.dates import find_anchor, mentions_in_sentence, sentence_tense
+from bot.summaries.entities import find_entities
+from bot.summaries.quotes import find_quotes
+from bot.summaries.salience import RunningSum, document_sentences, dot, tfidf_vectors
+from bot.summaries.summarize import (
     MODES,
     SummaryError,
     SummaryOptions,
@@ -21,10 +25,6 @@ from bot.summary import (
     summarize_document,
     summarize_documents,
 )
-from bot.summary_dates import find_anchor, mentions_in_sentence, sentence_tense
-from bot.summary_entities import find_entities
-from bot.summary_quotes import find_quotes
-from bot.summary_salience import RunningSum, document_sentences, dot, tfidf_vectors
 from index.corpus import default_corpus
 from index.loaders import LoadedDocument
 from index.text import tokenize

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.service import StoryService
-from bot.summary import MODES, SummaryError
+from bot.summaries.summarize import MODES, SummaryError
 from index.loaders import load_document
 from tests.test_cli import run_cli
 

@@ -11,15 +11,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chain import clean_question
+from bot.answering.questions import clean_question
 from bot.discord.backend import TimedAnswer
 from bot.discord.buttons import message_parts, story_bot
 from bot.discord.errors import OnCooldown
-from bot.discord.logfmt import logfmt, passage_ids
 from bot.discord.registry import answer_shown, summary_shown
 from bot.discord.render import SUMMARY_MODES, render_help, render_preview, render_sources
 from bot.discord.replies import NO_PINGS, to_embed
 from bot.discord.routing import collection_for
+from bot.logs import log_event, passage_ids
 from index.errors import StoryBotError
 
 if TYPE_CHECKING:
@@ -90,16 +90,16 @@ class AskCog(commands.Cog):
         shown = summary_shown(summary, collection, interaction.guild_id)
         embed, view = message_parts(self.bot.registry.put(shown), shown)
         await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_PINGS)
-        fields = {
-            "event": "summary",
-            "guild": interaction.guild_id or "dm",
-            "mode": mode,
-            "lines": len(summary.lines),
-            "citations": len(summary.citations),
-            "latency_ms": (time.perf_counter() - started) * 1000,
-            "passages": passage_ids(summary.citations),
-        }
-        log.info(logfmt(fields))
+        log_event(
+            log,
+            "summary",
+            guild=interaction.guild_id or "dm",
+            mode=mode,
+            lines=len(summary.lines),
+            citations=len(summary.citations),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            passages=passage_ids(summary.citations),
+        )
 
     @app_commands.command(name="sources", description="The documents this server's answers come from.")
     async def sources(self, interaction: discord.Interaction) -> None:

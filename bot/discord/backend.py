@@ -1,23 +1,19 @@
-"""The answer core as seen from the event loop: every blocking call runs in a worker thread.
+"""The answer core as seen from the event loop: every blocking call runs in the service's pool.
 
 Embedding, Chroma and file parsing take tens to thousands of milliseconds; run on the event loop
-they would stall Discord's heartbeat and every other user's interaction. Heavy work (answers,
-summaries, indexing) goes to a small dedicated pool sized to the CPU, so a burst of questions
-queues there while light look-ups (source lists for autocomplete, a passage's context) stay fast
-on the default executor.
+they would stall Discord's heartbeat and every other user's interaction. All of it goes to the
+service's one size-limited worker pool, so a burst of questions queues there instead of starting
+a thread each.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.answer import Answer, Summary, Turn
+from bot.answering.data import Answer, Summary, Turn
 from bot.service import StoryService
 from index.corpus import DEFAULT_CORPUS_FILES
 from index.errors import StoryBotError
@@ -41,32 +37,27 @@ class AddedDocument:
     replaced_sample: bool
 
 
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
 class StoryBackend:
     """Async wrappers over one :class:`StoryService`."""
 
-    def __init__(self, service: StoryService, workers: int | None = None) -> None:
+    def __init__(self, service: StoryService) -> None:
         self.service = service
-        self.workers = workers or default_workers()
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="storybot-answer")
+
+    @property
+    def workers(self) -> int:
+        return self.service.pool.workers
 
     async def _heavy(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await self.service.run_blocking(fn, *args)
 
     async def warm_up(self) -> None:
         """Load the model and the default collection before the first question arrives."""
         await self._heavy(self.service.ask, "warm-up", None)
 
     async def ask(self, question: str, collection: str | None, history: tuple[Turn, ...] = ()) -> TimedAnswer:
-        def timed() -> TimedAnswer:
-            started = time.perf_counter()
-            answer = self.service.ask(question, collection, history)
-            return TimedAnswer(answer, (time.perf_counter() - started) * 1000)
-
-        return await self._heavy(timed)
+        started = time.perf_counter()
+        answer = await self.service.aask(question, collection, history)
+        return TimedAnswer(answer, (time.perf_counter() - started) * 1000)
 
     async def stream_answer(
         self, question: str, collection: str | None, history: tuple[Turn, ...] = (), preview_interval: float = 1.0
@@ -74,10 +65,10 @@ class StoryBackend:
         """A language model's answer as it is written: previews (each the whole text so far, at
         most one per ``preview_interval`` seconds, so edits stay within Discord's rate limits),
         then the verified answer. Without a model, only the answer."""
-        from bot.llm import astream_answer, throttle_previews
+        from bot.llm.chain import throttle_previews
 
         started = time.perf_counter()
-        stream = astream_answer(self.service, question, collection, history)
+        stream = self.service.astream_answer(question, collection, history)
         async for item in throttle_previews(stream, preview_interval):
             if isinstance(item, Answer):
                 yield TimedAnswer(item, (time.perf_counter() - started) * 1000)
@@ -125,10 +116,7 @@ class StoryBackend:
                 self.service.ensure_corpus(collection)
             return self.service.sources(collection)
 
-        return await asyncio.to_thread(run)
+        return await self._heavy(run)
 
     async def document_text(self, source: str, collection: str | None) -> str | None:
-        return await asyncio.to_thread(lambda: self.service.store(collection).document_text(source))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        return await self._heavy(lambda: self.service.store(collection).document_text(source))

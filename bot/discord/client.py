@@ -19,10 +19,10 @@ from bot.discord.conversations import Conversations
 from bot.discord.cooldown import Cooldowns
 from bot.discord.docs_cog import DocsCog
 from bot.discord.feedback import FeedbackStore
-from bot.discord.logfmt import logfmt, passage_ids
 from bot.discord.registry import ShownRegistry
 from bot.discord.replies import NO_PINGS, reply_error
 from bot.discord.thread_cog import ThreadCog
+from bot.logs import log_event, passage_ids
 from bot.service import StoryService
 from config import Settings
 from index.errors import StoryBotError
@@ -116,7 +116,7 @@ class StoryBot(commands.Bot):
         if self._warm_up:
             started = time.perf_counter()
             await self.backend.warm_up()
-            log.info("model and default collection ready in %.1fs", time.perf_counter() - started)
+            log_event(log, "ready", seconds=round(time.perf_counter() - started, 1))
         if self._freeze_gc:
             freeze_startup_objects()
         await self.sync_commands()
@@ -126,40 +126,41 @@ class StoryBot(commands.Bot):
             guild = discord.Object(self.dev_guild)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s", len(synced), self.dev_guild)
+            log_event(log, "commands_synced", commands=len(synced), guild=self.dev_guild)
         else:
             synced = await self.tree.sync()
-            log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+            log_event(
+                log, "commands_synced", commands=len(synced), scope="global", note="may take up to an hour to appear"
+            )
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: messages are handled by ``ThreadCog`` only."""
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d guilds", self.user, len(self.guilds))
+        log_event(log, "connected", user=str(self.user), guilds=len(self.guilds))
 
     def log_answer(
         self, surface: str, guild_id: int | None, user_id: int, timed: TimedAnswer, started: float, **extra: Any
     ) -> None:
         """One structured line per answer: where, who (hashed), how fast, and which passages."""
         answer = timed.answer
-        fields: dict[str, object] = {
-            "event": "answer",
-            "surface": surface,
-            "guild": guild_id or "dm",
-            "user": self.feedback.hash_user(user_id)[:12],
-            "grounded": answer.grounded,
-            "confidence": round(answer.confidence, 3),
-            "citations": len(answer.citations),
-            "answer_ms": timed.latency_ms,
-            "latency_ms": (time.perf_counter() - started) * 1000,
-            "passages": passage_ids(answer.citations or answer.related),
+        log_event(
+            log,
+            "answer",
+            surface=surface,
+            guild=guild_id or "dm",
+            user=self.feedback.hash_user(user_id)[:12],
+            grounded=answer.grounded,
+            confidence=round(answer.confidence, 3),
+            citations=len(answer.citations),
+            answer_ms=timed.latency_ms,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            passages=passage_ids(answer.citations or answer.related),
             **extra,
-        }
-        log.info(logfmt(fields))
+        )
 
     async def close(self) -> None:
         await super().close()
-        self.backend.close()
 
 
 class ShardedStoryBot(StoryBot, commands.AutoShardedBot):
@@ -171,7 +172,6 @@ def build_bot(
     service: StoryService,
     feedback: FeedbackStore | None = None,
     *,
-    workers: int | None = None,
     warm_up: bool = True,
     freeze_gc: bool = False,
     **options: Any,
@@ -181,7 +181,7 @@ def build_bot(
     ``freeze_gc`` is for a process that is only the bot (``storybot run``): see
     :func:`freeze_startup_objects`.
     """
-    backend = StoryBackend(service, workers)
+    backend = StoryBackend(service)
     feedback = feedback or FeedbackStore.in_data_dir(settings.resolved_data_dir())
     if settings.shards > 0:
         options["shard_count"] = settings.shards

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 
-from bot.answer import Turn
+from bot.answering.data import Turn
 
 
 class Conversations:

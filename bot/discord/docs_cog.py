@@ -17,6 +17,7 @@ from bot.discord import limits
 from bot.discord.render import escape_markdown, plural, render_sources
 from bot.discord.replies import NO_PINGS, to_embed
 from bot.discord.routing import collection_for
+from bot.logs import log_event
 from index.errors import DocumentError, StoryBotError
 from index.loaders import SUPPORTED_SUFFIXES, is_supported
 
@@ -86,7 +87,7 @@ class DocsCog(commands.Cog):
         state = "unchanged" if result.unchanged else plural(result.passages, "passage")
         text = f"Added **{escape_markdown(result.source)}** ({state}). Questions here are now answered from it.{note}"
         await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
-        log.info("document added guild=%s source=%r passages=%d", interaction.guild_id, result.source, result.passages)
+        log_event(log, "document_added", guild=interaction.guild_id, source=result.source, passages=result.passages)
 
     @docs.command(name="remove", description="Remove a document from this server's story.")
     @app_commands.describe(source="The document's name (see /docs list)")
@@ -98,7 +99,7 @@ class DocsCog(commands.Cog):
         note = "" if left else " No documents are left, so answers come from the bundled sample story again."
         text = f"Removed **{escape_markdown(source)}** ({plural(removed, 'passage')}).{note}"
         await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
-        log.info("document removed guild=%s source=%r", interaction.guild_id, source)
+        log_event(log, "document_removed", guild=interaction.guild_id, source=source)
 
     @remove.autocomplete("source")
     async def remove_autocomplete(
@@ -107,7 +108,7 @@ class DocsCog(commands.Cog):
         try:
             infos = await self.bot.backend.sources(collection_for(interaction.guild_id), with_sample=False)
         except Exception:
-            log.warning("autocomplete failed for guild %s", interaction.guild_id, exc_info=True)
+            log_event(log, "autocomplete_failed", logging.WARNING, exc_info=True, guild=interaction.guild_id)
             return []
         return source_choices([i.source for i in infos], current)
 

@@ -38,6 +38,7 @@ class UserMessage:
 
     text: str
     unexpected: bool = False
+    detail: str | None = None
 
 
 def cooldown_text(retry_after: float) -> str:
@@ -50,7 +51,7 @@ def describe_error(error: BaseException) -> UserMessage:
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
     if isinstance(error, StoryBotError):
-        return UserMessage(str(error) or "That didn't work.")
+        return UserMessage(str(error) or "That didn't work.", detail=error.detail)
     if isinstance(error, OnCooldown):
         return UserMessage(cooldown_text(error.retry_after))
     if isinstance(error, app_commands.CommandOnCooldown):

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.answer import Citation
+from bot.answering.data import Citation
 
 Vote = Literal["up", "down"]
 VOTES: tuple[Vote, ...] = ("up", "down")

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.answer import Answer, Citation, Summary
+from bot.answering.data import Answer, Citation, Summary
 from bot.discord.render import Page, render_answer, render_summary, summary_title
 
 KEY_HEX_CHARS = 16

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.answer import Answer, Citation, Summary
+from bot.answering.data import Answer, Citation, Summary
 from bot.discord import limits
 from index.store import SourceInfo
 

@@ -14,6 +14,7 @@ import discord
 from bot.discord import limits
 from bot.discord.errors import describe_error
 from bot.discord.render import Page
+from bot.logs import log_event
 
 log = logging.getLogger("storybot.discord")
 
@@ -49,10 +50,12 @@ async def reply_error(interaction: discord.Interaction, error: BaseException, wh
     """Tell the user what went wrong in one sentence; log a traceback only for real bugs."""
     message = describe_error(error)
     if message.unexpected:
-        log.error("unexpected error in %s", where, exc_info=error)
+        log_event(log, "unexpected_error", logging.ERROR, exc_info=error, where=where)
+    elif message.detail:
+        log_event(log, "user_error", logging.WARNING, where=where, message=message.text, detail=message.detail)
     if interaction.type == discord.InteractionType.autocomplete:
         return
     try:
         await send_ephemeral(interaction, message.text)
     except discord.HTTPException as exc:
-        log.warning("could not send an error reply for %s: %s", where, exc)
+        log_event(log, "error_reply_failed", logging.WARNING, where=where, error=str(exc))

@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.discord.client import build_bot
+from bot.discord.client import StoryBot, build_bot
+from bot.logs import configure_logging, log_event
 from config import Settings
 from index.errors import StoryBotError
 
@@ -38,19 +39,11 @@ def bot_token(settings: Settings) -> str:
     return token
 
 
-def configure_logging() -> None:
-    """Informational logs for the bot (one line per answer); libraries stay at warnings."""
-    logging.getLogger("storybot").setLevel(logging.INFO)
-    logging.getLogger("discord").setLevel(logging.INFO)
-    logging.getLogger("discord.http").setLevel(logging.WARNING)
-    logging.getLogger("discord.gateway").setLevel(logging.WARNING)
-
-
 def run_bot(settings: Settings, **options: Any) -> None:
     """Run until interrupted. A missing or rejected token, a refused intent or an unreachable
     Discord is a :class:`StoryBotError` with a one-line message (the CLI prints it)."""
     token = bot_token(settings)
-    configure_logging()
+    configure_logging(settings)
     try:
         asyncio.run(serve(settings, token, **options))
     except discord.LoginFailure:
@@ -58,15 +51,25 @@ def run_bot(settings: Settings, **options: Any) -> None:
     except discord.PrivilegedIntentsRequired:
         raise StoryBotError(MISSING_INTENT) from None
     except (aiohttp.ClientConnectionError, discord.GatewayNotFound) as exc:
-        raise StoryBotError(f"Could not reach Discord ({exc}); check the network and try again.") from None
+        raise StoryBotError(
+            "Could not reach Discord; check the network and try again.", detail=f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 async def serve(settings: Settings, token: str, **options: Any) -> None:
     """Start the bot and close it cleanly on SIGTERM/SIGINT (containers, Ctrl-C)."""
-    from bot.service import StoryService
+    from bot.service import build_service
 
     options.setdefault("freeze_gc", True)
-    bot = build_bot(settings, StoryService(settings), **options)
+    service = build_service(settings)
+    try:
+        await _serve_bot(build_bot(settings, service, **options), token)
+    finally:
+        service.close()
+
+
+async def _serve_bot(bot: StoryBot, token: str) -> None:
+    """Run the bot until it stops or a signal asks it to."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -77,7 +80,7 @@ async def serve(settings: Settings, token: str, **options: Any) -> None:
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:
-            log.info("shutting down")
+            log_event(log, "shutting_down")
             await bot.close()
         stopper.cancel()
         await runner  # re-raises a start-up failure (bad token, refused intent)

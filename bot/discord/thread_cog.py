@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.answer import Turn
-from bot.chain import clean_question
+from bot.answering.data import Turn
+from bot.answering.questions import clean_question
 from bot.discord.buttons import message_parts
 from bot.discord.errors import OnCooldown, describe_error
 from bot.discord.registry import answer_shown
 from bot.discord.replies import NO_PINGS
 from bot.discord.routing import MessageRoute, collection_for, route_message, strip_mentions_of, thread_name
+from bot.logs import log_event
 
 if TYPE_CHECKING:
     from discord.abc import MessageableChannel
@@ -62,11 +63,11 @@ class ThreadCog(commands.Cog):
         except Exception as exc:
             reply = describe_error(exc)
             if reply.unexpected:
-                log.error("unexpected error answering message %s", message.id, exc_info=exc)
+                log_event(log, "unexpected_error", logging.ERROR, exc_info=exc, where="mention", message=message.id)
             try:
                 await message.reply(reply.text, mention_author=False, allowed_mentions=NO_PINGS)
             except discord.HTTPException as send_error:
-                log.warning("could not send an error reply to message %s: %s", message.id, send_error)
+                log_event(log, "error_reply_failed", logging.WARNING, message=message.id, error=str(send_error))
 
     async def answer(self, message: discord.Message, question: str, route: MessageRoute) -> None:
         """Validate, pick the channel to answer in, and answer there with the right history."""
@@ -103,7 +104,7 @@ class ThreadCog(commands.Cog):
         try:
             thread = await message.create_thread(name=thread_name(question), auto_archive_duration=1440)
         except discord.HTTPException as exc:  # no permission to create threads here: answer in place
-            log.warning("could not create a thread in channel %s: %s", message.channel.id, exc)
+            log_event(log, "thread_create_failed", logging.WARNING, channel=message.channel.id, error=str(exc))
             return message.channel
         self.bot.conversations.start(thread.id)
         return thread

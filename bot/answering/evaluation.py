@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.answer import Answer
+from bot.answering.data import Answer
 from index.errors import StoryBotError
 
 
@@ -81,7 +81,10 @@ def read_eval_rows(path: Path) -> list[EvalRow]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise StoryBotError(f"{path}: cannot read the evaluation file ({exc}).") from None
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise StoryBotError(
+            f"{path.name}: cannot read the evaluation file ({reason}).", detail=f"{path}: {exc}"
+        ) from None
     rows = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -97,9 +100,9 @@ def read_eval_rows(path: Path) -> list[EvalRow]:
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            raise StoryBotError(f"{path}:{number}: expected a JSON object with a 'question'.") from None
+            raise StoryBotError(f"{path.name}:{number}: expected a JSON object with a 'question'.") from None
     if not rows:
-        raise StoryBotError(f"{path}: no evaluation rows found.")
+        raise StoryBotError(f"{path.name}: no evaluation rows found.")
     return rows
 
 

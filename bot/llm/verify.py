@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.answer import Citation
+from bot.answering.data import Citation
 from index.chunking import Passage, split_sentences
 from index.text import tokenize
 

@@ -2,25 +2,23 @@
 
 The extractive summarizer picks cited sentences; a model may rewrite them as prose. The model only
 sees those cited sentences, numbered, and each sentence it writes must be backed by a verbatim
-quote of one of them (see :mod:`bot.llm_verify`). Whatever fails is dropped; if nothing is left,
+quote of one of them (see :mod:`bot.llm.verify`). Whatever fails is dropped; if nothing is left,
 the extractive summary stands, marked as a fallback.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from langchain_core.language_models import BaseChatModel
-
-from bot.answer import Answer, Citation, Summary, SummaryLine
-from bot.chain import verify_citations
-from bot.llm_model import Deadline, ModelOutcome, TimedChatModel, describe_failure
-from bot.llm_prompt import PromptPassage, summary_messages
-from bot.llm_verify import verify_reply
+from bot.answering.chain import verify_citations
+from bot.answering.data import Answer, Citation, Summary, SummaryLine
+from bot.llm.model import Deadline, ModelOutcome, TimedChatModel, describe_failure
+from bot.llm.prompts import PromptPassage, summary_messages
+from bot.llm.verify import verify_reply
+from bot.logs import log_event
 from index.chunking import Passage
 
 logger = logging.getLogger("storybot.llm")
@@ -38,42 +36,19 @@ class SummaryRewrite:
 
 def rewrite_summary(
     summary: Summary,
-    model: TimedChatModel | BaseChatModel,
+    model: TimedChatModel,
     time_limit: float,
     document_text: Callable[[str], str | None] | None = None,
 ) -> SummaryRewrite:
     """Rewrite ``summary`` with the model within ``time_limit`` seconds; never raises for model errors."""
-    timed = _timed(model)
     passages = _passages(summary)
     if not passages:
         return SummaryRewrite(summary, "extractive", "nothing to rewrite")
     try:
-        outcome = timed.reply(summary_messages(_draft(summary), _prompt(passages)), Deadline.after(time_limit))
+        outcome = model.reply(summary_messages(_draft(summary), _prompt(passages)), Deadline.after(time_limit))
     except Exception as exc:
         return _fallback(summary, describe_failure(exc))
     return _settle(summary, passages, outcome, document_text)
-
-
-async def arewrite_summary(
-    summary: Summary,
-    model: TimedChatModel | BaseChatModel,
-    time_limit: float,
-    document_text: Callable[[str], str | None] | None = None,
-) -> SummaryRewrite:
-    """:func:`rewrite_summary` for async callers (the model call is cancelled at the deadline)."""
-    timed = _timed(model)
-    passages = _passages(summary)
-    if not passages:
-        return SummaryRewrite(summary, "extractive", "nothing to rewrite")
-    try:
-        outcome = await timed.areply(summary_messages(_draft(summary), _prompt(passages)), Deadline.after(time_limit))
-    except Exception as exc:
-        return _fallback(summary, describe_failure(exc))
-    return await asyncio.to_thread(_settle, summary, passages, outcome, document_text)
-
-
-def _timed(model: TimedChatModel | BaseChatModel) -> TimedChatModel:
-    return model if isinstance(model, TimedChatModel) else TimedChatModel(model, workers=1)
 
 
 def _passages(summary: Summary) -> list[Passage]:
@@ -114,5 +89,5 @@ def _all_verbatim(citations: list[Citation], document_text: Callable[[str], str 
 
 
 def _fallback(summary: Summary, reason: str) -> SummaryRewrite:
-    logger.warning("llm summary fallback: %s", reason)
+    log_event(logger, "llm_summary_fallback", logging.WARNING, reason=reason)
     return SummaryRewrite(summary, "extractive", reason)

@@ -1,7 +1,7 @@
 """Cited summaries of a story: tl;dr, key points, timeline, who's who and key quotes.
 
 Everything here is extractive and offline: each line is built from sentences of the documents,
-and each ``[n]`` points at a :class:`~bot.answer.Citation` whose passage is an exact slice of its
+and each ``[n]`` points at a :class:`~bot.answering.data.Citation` whose passage is an exact slice of its
 document's text. :func:`verify_summary` checks that before a summary leaves this module, so a
 later rewriting step (an LLM) is held to the same rule. No Discord, no Chroma, no model: the CLI
 summarizes files directly and the service passes in the documents of a collection.
@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.answer import Citation, Summary, SummaryLine
+from bot.answering.data import Citation, Summary, SummaryLine
 from bot.errors import CitationError
-from bot.summary_dates import TimeMention, describe, find_anchor, mentions_in_sentence
-from bot.summary_entities import Entity, describing_mention, find_entities
-from bot.summary_quotes import QuotedPassage, is_notable, quoted_passages
-from bot.summary_salience import (
+from bot.summaries.dates import TimeMention, describe, find_anchor, mentions_in_sentence
+from bot.summaries.entities import Entity, describing_mention, find_entities
+from bot.summaries.quotes import QuotedPassage, is_notable, quoted_passages
+from bot.summaries.salience import (
     Candidate,
     RankedDocument,
     Sentence,

@@ -1,57 +1,38 @@
 """Optional chat-model answers that keep story-bot's promises.
 
 With ``llm_provider`` set, questions are answered by a chat model from the numbered passages, but
-nothing the model writes is shown unchecked: :mod:`bot.llm_verify` keeps only the sentences a
+nothing the model writes is shown unchecked: :mod:`bot.llm.verify` keeps only the sentences a
 passage supports and turns each supporting quote into an exact-offset citation. A model that is
 slow, down, rate limited, or whose answer has no verified citation gives way to the extractive
 answer (``mode="extractive"`` with a ``fallback_reason``) within ``llm_timeout``.
 
-Entry points: :func:`build_llm_answer_chain` (used by ``StoryService.answer_chain``) and
-:func:`astream_answer` for the Discord bot, which shows the answer while it is written.
+Entry point: :func:`build_llm_answer_chain`, used by ``StoryService``, which also streams answers
+(:meth:`LLMAnswerChain.astream_answer`) for the Discord bot to show while they are written.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils.json import parse_partial_json
 
-from bot.answer import Answer, Turn
-from bot.chain import (
-    NOT_IN_STORY,
-    AnswerRequest,
-    ExtractiveAnswerer,
-    as_request,
-    build_answer_chain,
-    clean_question,
-    standalone_query,
-    verify_citations,
-)
+from bot.answering.chain import NOT_IN_STORY, ExtractiveAnswerer, verify_citations
+from bot.answering.data import Answer, Turn
+from bot.answering.questions import AnswerRequest, as_request, clean_question, standalone_query
 from bot.errors import QuestionError
-from bot.llm_model import (
-    Deadline,
-    ModelOutcome,
-    ModelStreamEnd,
-    TimedChatModel,
-    TokenUsage,
-    chat_model_from_settings,
-    describe_failure,
-)
-from bot.llm_prompt import PromptPassage, answer_messages, condense_messages
-from bot.llm_verify import parse_reply_text, strip_markers, verify_reply
+from bot.llm.model import Deadline, ModelOutcome, ModelStreamEnd, TimedChatModel, TokenUsage, describe_failure
+from bot.llm.prompts import PromptPassage, answer_messages, condense_messages
+from bot.llm.verify import parse_reply_text, strip_markers, verify_reply
+from bot.logs import log_event
+from bot.workers import WorkerPool
 from config import Settings
 from index.retriever import HybridRetriever, Retrieval
-
-if TYPE_CHECKING:
-    from bot.service import StoryService
 
 logger = logging.getLogger("storybot.llm")
 
@@ -75,12 +56,18 @@ class LLMAnswerer:
     """Answer from the retrieved passages with a chat model; fall back to the extractive answer."""
 
     def __init__(
-        self, model: TimedChatModel, fallback: ExtractiveAnswerer, document_text: DocumentText, timeout: float
+        self,
+        model: TimedChatModel,
+        fallback: ExtractiveAnswerer,
+        document_text: DocumentText,
+        timeout: float,
+        pool: WorkerPool,
     ) -> None:
         self.model = model
         self.fallback = fallback
         self.document_text = document_text
         self.timeout = timeout
+        self.pool = pool
 
     def answer(self, question: str, retrieval: Retrieval, deadline: Deadline | None = None) -> Answer:
         """Same contract as :meth:`ExtractiveAnswerer.answer`, never slower than the deadline."""
@@ -98,7 +85,7 @@ class LLMAnswerer:
         """:meth:`answer` for async callers: the model call is awaited and cancelled at the deadline."""
         deadline = deadline or Deadline.after(self.timeout)
         if not retrieval.passages:
-            return await asyncio.to_thread(self.fallback.answer, question, retrieval)
+            return await self.pool.run(self.fallback.answer, question, retrieval)
         started = monotonic()
         try:
             outcome = await self.model.areply(answer_messages(question, prompt_passages(retrieval)), deadline)
@@ -116,7 +103,7 @@ class LLMAnswerer:
         """
         deadline = deadline or Deadline.after(self.timeout)
         if not retrieval.passages:
-            yield await asyncio.to_thread(self.fallback.answer, question, retrieval)
+            yield await self.pool.run(self.fallback.answer, question, retrieval)
             return
         started = monotonic()
         raw, shown, end = "", "", ModelStreamEnd("", TokenUsage())
@@ -143,7 +130,7 @@ class LLMAnswerer:
         return _logged(verdict.answer, started, outcome.usage)
 
     async def _asettle(self, question: str, retrieval: Retrieval, outcome: ModelOutcome, started: float) -> Answer:
-        return await asyncio.to_thread(self._settle, question, retrieval, outcome, started)
+        return await self.pool.run(self._settle, question, retrieval, outcome, started)
 
     def _judge(self, question: str, retrieval: Retrieval, outcome: ModelOutcome) -> _Verdict:
         """The verified answer a reply amounts to, or why there is none."""
@@ -170,7 +157,7 @@ class LLMAnswerer:
     async def _afall_back(
         self, question: str, retrieval: Retrieval, reason: str | None, started: float, usage: TokenUsage
     ) -> Answer:
-        return await asyncio.to_thread(self._fall_back, question, retrieval, reason, started, usage)
+        return await self.pool.run(self._fall_back, question, retrieval, reason, started, usage)
 
 
 def prompt_passages(retrieval: Retrieval) -> list[PromptPassage]:
@@ -181,18 +168,17 @@ def prompt_passages(retrieval: Retrieval) -> list[PromptPassage]:
 def _logged(answer: Answer, started: float, usage: TokenUsage) -> Answer:
     """One log record per answer: mode, latency and tokens as fields, the fallback reason as a
     warning (once, without a traceback: the reason is all an operator can act on)."""
-    fields = {
-        "event": "llm_answer",
-        "mode": answer.mode,
-        "fallback_reason": answer.fallback_reason,
-        "latency_ms": round((monotonic() - started) * 1000, 1),
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "citations": len(answer.citations),
-    }
-    level = logging.WARNING if answer.fallback_reason else logging.INFO
-    message = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
-    logger.log(level, "%s", message, extra={"storybot": fields})
+    log_event(
+        logger,
+        "llm_answer",
+        logging.WARNING if answer.fallback_reason else logging.INFO,
+        mode=answer.mode,
+        fallback_reason=answer.fallback_reason,
+        latency_ms=round((monotonic() - started) * 1000, 1),
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        citations=len(answer.citations),
+    )
     return answer
 
 
@@ -220,7 +206,7 @@ def preview_text(raw: str) -> str:
 class LLMAnswerChain(Runnable[Any, Answer]):
     """question (str, dict or AnswerRequest) → verified :class:`Answer`, with a chat model.
 
-    Like :func:`bot.chain.build_answer_chain`, plus: a follow-up is first rewritten by the model
+    Like :func:`bot.answering.chain.build_answer_chain`, plus: a follow-up is first rewritten by the model
     as a standalone question (the word-borrowing :func:`standalone_query` when that fails), and
     :meth:`astream_answer` streams. One deadline of ``timeout`` seconds covers every model call of
     an answer.
@@ -252,19 +238,21 @@ class LLMAnswerChain(Runnable[Any, Answer]):
         request, question = self._prepare(input)
         deadline = Deadline.after(self.answerer.timeout)
         query, asked = await self._astandalone(request, question, deadline)
-        retrieval = await asyncio.to_thread(self.retriever.retrieve, query)
+        retrieval = await self.answerer.pool.run(self.retriever.retrieve, query)
         answer = await self.answerer.aanswer(asked, retrieval, deadline)
-        return await asyncio.to_thread(verify_citations, replace(answer, question=question), self.document_text)
+        return await self.answerer.pool.run(verify_citations, replace(answer, question=question), self.document_text)
 
     async def astream_answer(self, input: Any) -> AsyncIterator[str | Answer]:
         """Preview strings (each the whole answer so far, to replace the last), then the Answer."""
         request, question = self._prepare(input)
         deadline = Deadline.after(self.answerer.timeout)
         query, asked = await self._astandalone(request, question, deadline)
-        retrieval = await asyncio.to_thread(self.retriever.retrieve, query)
+        retrieval = await self.answerer.pool.run(self.retriever.retrieve, query)
         async for item in self.answerer.astream(asked, retrieval, deadline):
             if isinstance(item, Answer):
-                item = await asyncio.to_thread(verify_citations, replace(item, question=question), self.document_text)
+                item = await self.answerer.pool.run(
+                    verify_citations, replace(item, question=question), self.document_text
+                )
             yield item
 
     def _prepare(self, value: Any) -> tuple[AnswerRequest, str]:
@@ -309,7 +297,7 @@ def _half(deadline: Deadline) -> Deadline:
 
 
 def _condense_failed(exc: Exception) -> str:
-    logger.warning("llm: could not condense the follow-up (%s); borrowing words instead", describe_failure(exc))
+    log_event(logger, "llm_condense_failed", logging.WARNING, reason=describe_failure(exc), then="borrowing words")
     return ""
 
 
@@ -329,41 +317,16 @@ def build_llm_answer_chain(
     extractive: ExtractiveAnswerer,
     document_text: DocumentText,
     settings: Settings,
-    model: BaseChatModel | None = None,
-) -> Runnable[Any, Answer]:
-    """The chat-model chain for ``settings`` (or the extractive chain when no model is configured).
-
-    Raises :class:`bot.llm_model.LLMConfigError` for a provider that cannot work (unknown, its
-    extra not installed, no model name), so a misconfiguration shows at start-up.
-    """
-    model = model or chat_model_from_settings(settings)
-    if model is None:
-        return build_answer_chain(
-            retriever, extractive, document_text, settings.max_question_chars, settings.history_turns
-        )
-    answerer = LLMAnswerer(TimedChatModel(model), extractive, document_text, settings.llm_timeout)
+    model: TimedChatModel,
+    pool: WorkerPool,
+) -> LLMAnswerChain:
+    """The chat-model chain over one collection; ``model`` and ``pool`` are the service's own,
+    shared by every collection."""
+    answerer = LLMAnswerer(model, extractive, document_text, settings.llm_timeout, pool)
     return LLMAnswerChain(retriever, answerer, document_text, settings.max_question_chars, settings.history_turns)
 
 
-# --- streaming for Discord ---------------------------------------------------------------------
-
-
-async def astream_answer(
-    service: StoryService, question: str, collection: str | None = None, history: tuple[Turn, ...] = ()
-) -> AsyncIterator[str | Answer]:
-    """Answer previews (``str``: the whole text so far, replacing the previous one), then the final
-    verified :class:`Answer`. Without a model configured, only the Answer comes.
-
-    Raises :class:`bot.errors.QuestionError` for an empty or over-long question, like ``aask``.
-    """
-    await asyncio.to_thread(service.ensure_corpus, collection)
-    chain = await asyncio.to_thread(service.answer_chain, collection)
-    request = AnswerRequest(question, history)
-    if isinstance(chain, LLMAnswerChain):
-        async for item in chain.astream_answer(request):
-            yield item
-    else:
-        yield await chain.ainvoke(request)
+# --- streaming ---------------------------------------------------------------------
 
 
 async def throttle_previews(

@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.summary_entities import ROLE_NOUNS, SPEECH_VERBS, Entity
-from bot.summary_salience import Sentence
+from bot.summaries.entities import ROLE_NOUNS, SPEECH_VERBS, Entity
+from bot.summaries.salience import Sentence
 
 _QUOTE_PATTERNS = (
     re.compile(r"“([^”]{1,1500}?)”"),

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.summary_salience import Sentence
+from bot.summaries.salience import Sentence
 from index.text import STOPWORDS
 
 

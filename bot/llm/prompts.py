@@ -3,7 +3,7 @@
 The rules are in the system message; everything that comes from users or documents (passages,
 questions, conversation history) goes in the human message between markers that carry a fresh
 random tag, so text inside a document cannot close its own block and pose as an instruction.
-Nothing here is trusted on the way back: :mod:`bot.llm_verify` checks every quote the model returns.
+Nothing here is trusted on the way back: :mod:`bot.llm.verify` checks every quote the model returns.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from bot.answer import Turn
+from bot.answering.data import Turn
 
 NOT_IN_STORY_REPLY = "The story doesn't say."
 

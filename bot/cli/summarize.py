@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,12 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from bot.answer import Summary
-from bot.summary import MODES, check_mode
+from bot.answering.data import Summary
+from bot.cli.common import CollectionOption, JsonOption, app, err, make_service, out, print_json
+from bot.summaries.summarize import MODES, check_mode
 from index.errors import DocumentError, StoryBotError
 
-_out = Console(highlight=False, soft_wrap=False)
-_err = Console(stderr=True, highlight=False)
 _TITLES = {
     "tldr": "tl;dr",
     "key-points": "key points",
@@ -42,11 +39,6 @@ def render_summary(summary: Summary, console: Console) -> None:
         console.print(f"    “{escape(' '.join(c.passage.split()))}”")
 
 
-def _emit(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 def _summarize_files(service: Any, paths: list[Path], mode: str, as_json: bool) -> int:
     """Each file on its own; a bad file reports its error and the others go on. Returns failures."""
     from index.loaders import iter_document_paths, load_document
@@ -62,34 +54,30 @@ def _summarize_files(service: Any, paths: list[Path], mode: str, as_json: bool) 
         except (DocumentError, StoryBotError) as exc:
             failures += 1
             if as_json:
-                _emit({"source": str(path), "error": str(exc)})
+                print_json({"source": str(path), "error": str(exc)})
             else:
-                _err.print(f"[red]error:[/] {escape(str(exc))}")
+                err.print(f"[red]error:[/] {escape(str(exc))}")
             continue
         latency = (time.perf_counter() - started) * 1000
         if as_json:
-            _emit(summary_payload(summary, latency))
+            print_json(summary_payload(summary, latency))
         else:
-            render_summary(summary, _out)
+            render_summary(summary, out)
     return failures
 
 
+@app.command("summarize")
 def summarize_command(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or directories to summarize, each on its own (not indexed).")
     ] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", help=f"One of: {', '.join(MODES)}.")] = "tldr",
-    collection: Annotated[
-        str | None, typer.Option("--collection", "-c", help="Chroma collection (default: settings 'collection').")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    collection: CollectionOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Summarize the story with cited lines: tldr, key-points, timeline, who, quotes."""
     mode = check_mode(mode)
-    from bot.service import StoryService
-    from config import load_settings
-
-    service = StoryService(load_settings())
+    service = make_service()
     if paths:
         failures = _summarize_files(service, paths, mode, as_json)
         if failures:
@@ -99,6 +87,6 @@ def summarize_command(
     summary = service.summarize(mode, collection)
     latency = (time.perf_counter() - started) * 1000
     if as_json:
-        _emit(summary_payload(summary, latency))
+        print_json(summary_payload(summary, latency))
     else:
-        render_summary(summary, _out)
+        render_summary(summary, out)

@@ -1,0 +1,1 @@
+"""Answering: the Answer/Citation data, the answer chain, the offline answerers, evaluation."""

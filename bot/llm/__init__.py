@@ -1,0 +1,1 @@
+"""The optional chat-model path: building the model, prompts, verification, the answer chain."""

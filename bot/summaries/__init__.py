@@ -1,0 +1,1 @@
+"""Cited summaries: tl;dr, key points, timeline, who's who, quotes, and the model rewrite."""
