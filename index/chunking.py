@@ -32,7 +32,23 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A chunk of a document, with its offsets and a stable id."""
+    """A chunk of a document, with its offsets and a stable id.
+
+    ``sentences`` are the sentence spans the chunker packed into it, relative to ``text``; empty
+    for passages read from an index written before sentences were recorded.
+    """
+
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of a document, with its offsets and a stable id (its vector is stored too)."""
 
     id: str
     source: str
@@ -147,6 +163,39 @@ def passage_id(source: str, start: int, end: int, text: str) -> str:
     return digest[:32]
 
 
+def sentence_id(source: str, start: int, end: int, text: str) -> str:
+    """A stable id for a sentence; the prefix keeps it apart from passage ids."""
+    return "s" + passage_id(source, start, end, text)[1:]
+
+
+def passage_sentences(passage: Passage) -> list[Sentence]:
+    """The sentences of a passage, with document offsets: those the chunker recorded, or (for an
+    older index) the passage text split again."""
+    spans = passage.sentences or tuple(split_sentences(passage.text))
+    out = []
+    for span in spans:
+        start, end = passage.start + span.start, passage.start + span.end
+        text = passage.text[span.start : span.end]
+        out.append(Sentence(sentence_id(passage.source, start, end, text), passage.source, start, end, text))
+    return out
+
+
+def encode_spans(spans: tuple[Span, ...]) -> str:
+    """Sentence spans as compact text for a metadata field: ``"0-120,121-300"``."""
+    return ",".join(f"{s.start}-{s.end}" for s in spans)
+
+
+def decode_spans(value: object) -> tuple[Span, ...]:
+    """The inverse of :func:`encode_spans`; anything unreadable gives no spans (split again)."""
+    if not isinstance(value, str) or not value:
+        return ()
+    try:
+        pairs = [part.split("-") for part in value.split(",")]
+        return tuple(Span(int(a), int(b)) for a, b in pairs)
+    except ValueError:
+        return ()
+
+
 def chunk_document(source: str, text: str, max_chars: int = 800, overlap_sentences: int = 1) -> list[Passage]:
     """Pack whole sentences into passages of at most ``max_chars`` characters.
 
@@ -162,7 +211,8 @@ def chunk_document(source: str, text: str, max_chars: int = 800, overlap_sentenc
             last += 1
         start, end = units[first].start, units[last].end
         body = text[start:end]
-        passages.append(Passage(passage_id(source, start, end, body), source, start, end, body))
+        spans = tuple(Span(u.start - start, u.end - start) for u in units[first : last + 1])
+        passages.append(Passage(passage_id(source, start, end, body), source, start, end, body, spans))
         if last + 1 >= len(units):
             break
         first = max(first + 1, last + 1 - overlap_sentences)

@@ -1,4 +1,8 @@
-"""all-MiniLM-L6-v2 embeddings, loaded from a local path, behind LangChain's interface."""
+"""all-MiniLM-L6-v2 embeddings, loaded from a local path, behind LangChain's interface.
+
+The model runs in plain torch (:mod:`index.encoder`): importing sentence-transformers (and the
+scikit-learn it pulls in) took seconds of every command's start-up for nothing we use.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ def force_offline() -> None:
 
 
 class MiniLMEmbeddings(Embeddings):
-    """Sentence embeddings from a local sentence-transformers model, L2-normalized.
+    """Sentence embeddings from a local all-MiniLM-L6-v2 folder, L2-normalized.
 
     Embeddings of texts seen before come from an LRU cache: the extractive answerer embeds the
     sentences of retrieved passages on every question, and the same passages come back often.
@@ -44,9 +48,9 @@ class MiniLMEmbeddings(Embeddings):
 
     def __init__(self, model_path: str, batch_size: int = 64, cache_size: int = 50000) -> None:
         force_offline()
-        from sentence_transformers import SentenceTransformer
+        from index.encoder import MiniLMEncoder
 
-        self._model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        self._model = MiniLMEncoder.load(model_path, batch_size=batch_size)
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray[Any, Any]] = OrderedDict()
@@ -59,13 +63,7 @@ class MiniLMEmbeddings(Embeddings):
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            vectors = self._model.encode(
-                missing,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            vectors = self._model.encode(missing)
             with self._lock:
                 for text, vector in zip(missing, vectors, strict=True):
                     self._remember(text, vector)
@@ -80,16 +78,7 @@ class MiniLMEmbeddings(Embeddings):
         """Encode without touching the cache: bulk indexing would only evict useful entries."""
         import numpy as np
 
-        return np.asarray(
-            self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
+        return np.asarray(self._model.encode(list(texts)), dtype=np.float32)
 
     def _remember(self, text: str, vector: np.ndarray[Any, Any]) -> None:
         if self.cache_size <= 0:
@@ -101,9 +90,7 @@ class MiniLMEmbeddings(Embeddings):
 
     @property
     def dimension(self) -> int:
-        # sentence-transformers 5.x renamed the method; older releases only have the long name.
-        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        return int(getter() or 384)
+        return self._model.dimension
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [list(map(float, row)) for row in self.encode_uncached(texts)]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import math
+import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import bm25s
@@ -16,25 +21,27 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from index.chunking import Passage
+from index import text as text_module
+from index.chunking import Passage, Span
 from index.store import PassageStore
 from index.text import question_tokens, tokenize
 
 # bm25s sets its own logger to DEBUG on import; its messages are not for our users.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+logger = logging.getLogger(__name__)
 
 
 class KeywordIndex:
     """BM25 over passages, plus the term statistics lexical scoring needs (idf)."""
 
-    def __init__(self, passages: list[Passage]) -> None:
+    def __init__(self, passages: list[Passage], tokens: list[list[str]] | None = None) -> None:
         self.passages = passages
-        tokens = [tokenize(p.text) for p in passages]
+        self.tokens = tokens if tokens is not None else [tokenize(p.text) for p in passages]
         self._bm25 = bm25s.BM25()
         if passages:
-            self._bm25.index(tokens, show_progress=False)
+            self._bm25.index(self.tokens, show_progress=False)
         frequencies: Counter[str] = Counter()
-        for row in tokens:
+        for row in self.tokens:
             frequencies.update(set(row))
         n = max(len(passages), 1)
         self._idf = {term: math.log(1 + (n - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()}
@@ -57,11 +64,18 @@ class KeywordIndex:
 
 
 class KeywordIndexCache:
-    """Keeps a collection's keyword index until the collection changes (in any process)."""
+    """Keeps a collection's keyword index until the collection changes (in any process).
 
-    def __init__(self) -> None:
+    With a ``directory``, the passages and their tokens are also kept on disk, keyed by the
+    collection's revision: a fresh process (``storybot ask``) then skips reading every passage
+    from Chroma and stemming it, which is most of its first answer on a large collection. The
+    file is only a cache: unreadable, stale or from another tokenizer, it is rebuilt.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[str, KeywordIndex]] = {}
+        self.directory = directory
 
     def get(self, store: PassageStore) -> KeywordIndex:
         revision = store.revision()
@@ -69,10 +83,70 @@ class KeywordIndexCache:
             entry = self._entries.get(store.name)
             if entry and entry[0] == revision:
                 return entry[1]
-        index = KeywordIndex(store.all_passages())
+        index = self._load(store.name, revision)
+        if index is None:
+            index = KeywordIndex(store.all_passages())
+            self._save(store.name, revision, index)
         with self._lock:
             self._entries[store.name] = (revision, index)
         return index
+
+    def _path(self, name: str) -> Path | None:
+        return None if self.directory is None else self.directory / f"{name}.json"
+
+    def _load(self, name: str, revision: str) -> KeywordIndex | None:
+        path = self._path(name)
+        if path is None or not path.exists():
+            return None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if raw.get("revision") != revision or raw.get("tokenizer") != tokenizer_fingerprint():
+                return None
+            passages = [passage_from_json(p) for p in raw["passages"]]
+            return KeywordIndex(passages, [list(t) for t in raw["tokens"]])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.debug("keyword cache %s unreadable, rebuilding: %s", path, exc)
+            return None
+
+    def _save(self, name: str, revision: str, index: KeywordIndex) -> None:
+        path = self._path(name)
+        if path is None:
+            return
+        record = {
+            "revision": revision,
+            "tokenizer": tokenizer_fingerprint(),
+            "passages": [passage_to_json(p) for p in index.passages],
+            "tokens": index.tokens,
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            partial.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+            os.replace(partial, path)  # readers see the old file or the new one, never half of one
+        except OSError as exc:
+            logger.debug("keyword cache %s not written: %s", path, exc)
+
+
+def passage_to_json(passage: Passage) -> dict[str, Any]:
+    return {
+        "id": passage.id,
+        "source": passage.source,
+        "start": passage.start,
+        "end": passage.end,
+        "text": passage.text,
+        "sentences": [[span.start, span.end] for span in passage.sentences],
+    }
+
+
+def passage_from_json(raw: dict[str, Any]) -> Passage:
+    spans = tuple(Span(int(a), int(b)) for a, b in raw.get("sentences", ()))
+    return Passage(str(raw["id"]), str(raw["source"]), int(raw["start"]), int(raw["end"]), str(raw["text"]), spans)
+
+
+@functools.cache
+def tokenizer_fingerprint() -> str:
+    """Changes when the tokenizer's code does, so tokens cached by another version are not reused."""
+    return hashlib.sha256(Path(text_module.__file__ or "").read_bytes()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

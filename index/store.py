@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from index.chunking import Passage, chunk_document
+from index.chunking import Passage, Sentence, chunk_document, decode_spans, encode_spans, passage_sentences
 from index.embeddings import MiniLMEmbeddings, force_offline
 from index.errors import StoreError
 from index.loaders import LoadedDocument
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{1,61})[A-Za-z0-9]$")
 _DOCUMENTS_SUFFIX = ".documents"
+_SENTENCES_SUFFIX = ".sentences"
 _REVISION_KEY = "storybot_revision"
 # A Chroma server refuses requests over 40 MiB; a document's text is stored in parts of at most
 # this many characters (at most 24 MiB of JSON even if every character needed a \u escape).
@@ -41,17 +43,26 @@ _PART_CHARS = 4 * 2**20
 _PART_MARK = "/part-"
 _IDS_PER_CALL = 2000  # below Chroma's maximum batch size (5461)
 
+logger = logging.getLogger("storybot.index")
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
 class SourceInfo:
-    """One indexed document: its name, passage count and length."""
+    """One indexed document: its name, passage count and length, and for a web page its title and URL."""
 
     source: str
     passages: int
     chars: int
+    title: str | None = None
+    url: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What people see: a page's title, or the file name."""
+        return self.title or self.source
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +315,9 @@ class PassageStore:
             self._documents = client.get_or_create_collection(
                 name + _DOCUMENTS_SUFFIX, embedding_function=function, configuration=cosine
             )
+            self._sentences = client.get_or_create_collection(
+                name + _SENTENCES_SUFFIX, embedding_function=function, configuration=cosine
+            )
             self.vectors: Chroma = Chroma(
                 client=client,
                 collection_name=name,
@@ -327,25 +341,37 @@ class PassageStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def index_document(self, document: LoadedDocument, progress: Callable[[int], None] | None = None) -> IndexResult:
+    def index_document(
+        self,
+        document: LoadedDocument,
+        progress: Callable[[int], None] | None = None,
+        planned: Callable[[int], None] | None = None,
+    ) -> IndexResult:
         """Add or update one document. Idempotent, and safe to re-run after a crash."""
-        [result] = list(self.index_documents([document], progress))
+        [result] = list(self.index_documents([document], progress, planned))
         return result
 
     def index_documents(
-        self, documents: Iterable[LoadedDocument], progress: Callable[[int], None] | None = None
+        self,
+        documents: Iterable[LoadedDocument],
+        progress: Callable[[int], None] | None = None,
+        planned: Callable[[int], None] | None = None,
     ) -> Iterator[IndexResult]:
         """Add or update documents as they stream in. Idempotent, and safe to re-run after a crash.
 
         Small documents share batches, so MiniLM and Chroma see ``batch_passages`` passages per
         call whatever the document sizes, and memory holds one group of documents and one batch of
-        embeddings at a time. ``progress`` is called with the size of each batch written. Within a
-        group, new passages are written before stale ones are deleted and the document records
-        last, so an interrupted run leaves nothing that a re-run does not put right.
+        embeddings at a time. ``planned`` is called with the number of passages a group is about
+        to write (unchanged passages are not rewritten), and ``progress`` with the size of each
+        batch written, so a caller can show "40/120 passages". Every sentence is embedded and
+        stored too, so answering embeds only the question; each batch's sentences are written just
+        before its passages, so progress moves evenly. Within a group, new sentences and passages
+        are written before stale ones are deleted and the document records last, so an interrupted
+        run leaves nothing that a re-run does not put right.
         """
         for group in self._groups(documents):
             with self._reachable():
-                results = self._index_group(group, progress)
+                results = self._index_group(group, progress, planned)
             yield from results
 
     def _groups(self, documents: Iterable[LoadedDocument]) -> Iterator[list[_Pending]]:
@@ -369,16 +395,20 @@ class PassageStore:
         if group:
             yield group
 
-    def _index_group(self, group: list[_Pending], progress: Callable[[int], None] | None) -> list[IndexResult]:
+    def _index_group(
+        self,
+        group: list[_Pending],
+        progress: Callable[[int], None] | None,
+        planned: Callable[[int], None] | None,
+    ) -> list[IndexResult]:
         sources = [item.document.source for item in group]
         with self._lock:
-            existing = self._existing_ids(sources)
+            existing = self._existing_ids(self._passages, sources)
             records = self._records(sources)
             wanted = [p for item in group for p in item.passages if p.id not in existing[item.document.source]]
-            for batch in _batches(wanted, self.batch_passages):
-                self._add_passages(batch)
-                if progress:
-                    progress(len(batch))
+            if planned:
+                planned(len(wanted))
+            stale_sentences = self._write_new(group, sources, wanted, progress)
             results: list[IndexResult] = []
             stale: list[str] = []
             changed: list[_Pending] = []
@@ -390,19 +420,56 @@ class PassageStore:
                 result = IndexResult(item.document.source, len(ids), len(ids - had), len(gone))
                 results.append(result)
                 record = records.get(item.document.source) or {}
-                if not result.unchanged or record.get("sha256") != _sha(item.document.text):
+                if not result.unchanged or _record_changed(record, item.document):
                     changed.append(item)
             for batch in _batches(stale, _IDS_PER_CALL):
                 self._passages.delete(ids=batch)
+            for batch in _batches(stale_sentences, _IDS_PER_CALL):
+                self._sentences.delete(ids=batch)
             if changed:
                 self._write_documents(changed, records)
                 self._bump_revision()
         return results
 
-    def _existing_ids(self, sources: list[str]) -> dict[str, set[str]]:
-        """The passage ids already stored for each source, in one query."""
+    def _write_new(
+        self,
+        group: list[_Pending],
+        sources: list[str],
+        passages: list[Passage],
+        progress: Callable[[int], None] | None,
+    ) -> list[str]:
+        """Embed and store the group's new passages in batches, each batch's sentences first, then
+        any other sentence not stored yet (a document indexed by an older version gets them all
+        here); returns the sentence ids that are no longer wanted."""
+        stored = set().union(*self._existing_ids(self._sentences, sources).values())
+        written = set(stored)
+        for batch in _batches(passages, self.batch_passages):
+            self._add_sentences([s for p in batch for s in passage_sentences(p)], written)
+            self._add_passages(batch)
+            if progress:
+                progress(len(batch))
+        wanted = {s.id: s for item in group for p in item.passages for s in passage_sentences(p)}
+        self._add_sentences(list(wanted.values()), written)
+        return sorted(stored - set(wanted))
+
+    def _add_sentences(self, sentences: list[Sentence], written: set[str]) -> None:
+        """Embed and write the sentences whose ids are not in ``written`` (which then holds them)."""
+        missing = list({s.id: s for s in sentences if s.id not in written}.values())
+        for batch in _batches(missing, self.batch_passages):
+            vectors = self.embeddings.encode_uncached([s.text for s in batch])
+            self._sentences.upsert(
+                ids=[s.id for s in batch],
+                documents=[s.text for s in batch],
+                metadatas=[{"source": s.source, "start": s.start, "end": s.end} for s in batch],
+                embeddings=vectors,
+            )
+            written.update(s.id for s in batch)
+
+    @staticmethod
+    def _existing_ids(collection: Any, sources: list[str]) -> dict[str, set[str]]:
+        """The record ids already stored in a collection for each source, in one query."""
         where: Any = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": sources}}
-        found = self._passages.get(where=where, include=["metadatas"])
+        found = collection.get(where=where, include=["metadatas"])
         existing: dict[str, set[str]] = {source: set() for source in sources}
         for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
             existing.setdefault(str(meta["source"]), set()).add(pid)
@@ -419,7 +486,10 @@ class PassageStore:
         self._passages.upsert(
             ids=[p.id for p in batch],
             documents=[p.text for p in batch],
-            metadatas=[{"source": p.source, "start": p.start, "end": p.end} for p in batch],
+            metadatas=[
+                {"source": p.source, "start": p.start, "end": p.end, "sentences": encode_spans(p.sentences)}
+                for p in batch
+            ],
             embeddings=vectors,
         )
 
@@ -443,13 +513,18 @@ class PassageStore:
     @staticmethod
     def _record_metadata(item: _Pending, parts: int) -> dict[str, Any]:
         text = item.document.text
-        return {
+        meta: dict[str, Any] = {
             "source": item.document.source,
             "sha256": _sha(text),
             "passages": len(item.passages),
             "chars": len(text),
             "parts": parts,
         }
+        if item.document.title:
+            meta["title"] = item.document.title
+        if item.document.url:
+            meta["url"] = item.document.url
+        return meta
 
     def _upsert_records(self, records: list[tuple[str, str, dict[str, Any]]]) -> None:
         import numpy as np
@@ -472,6 +547,9 @@ class PassageStore:
                 return 0
             for batch in _batches(ids, _IDS_PER_CALL):
                 self._passages.delete(ids=batch)
+            sentence_ids = self._existing_ids(self._sentences, [source])[source]
+            for batch in _batches(sorted(sentence_ids), _IDS_PER_CALL):
+                self._sentences.delete(ids=batch)
             parts = int((record or {}).get("parts", 1))
             self._documents.delete(ids=[source, *(_part_id(source, n) for n in range(1, parts))])
             self._bump_revision()
@@ -507,15 +585,18 @@ class PassageStore:
         documents = [meta for meta in metas if "source" in meta]  # extra parts carry "part_of" instead
         unmeasured = [str(meta["source"]) for meta in documents if "chars" not in meta]
         lengths = self._lengths(unmeasured) if unmeasured else {}
-        infos = [
-            SourceInfo(
-                str(meta["source"]),
-                int(meta["passages"]),
-                int(meta["chars"]) if "chars" in meta else lengths.get(str(meta["source"]), 0),
-            )
-            for meta in documents
-        ]
+        infos = [_source_info(meta, lengths.get(str(meta["source"]), 0)) for meta in documents]
         return sorted(infos, key=lambda info: info.source.lower())
+
+    @_reports_unreachable
+    def source_infos(self, sources: Iterable[str]) -> dict[str, SourceInfo]:
+        """The named documents' titles, addresses and sizes, in one query (unknown names are
+        absent): what a citation shows without listing the whole collection."""
+        names = list(dict.fromkeys(sources))
+        if not names:
+            return {}
+        records = self._records(names)
+        return {name: _source_info(meta) for name, meta in records.items() if "source" in meta}
 
     def _lengths(self, sources: list[str]) -> dict[str, int]:
         """Text lengths of records written before "chars" was kept in their metadata."""
@@ -551,6 +632,49 @@ class PassageStore:
         return out
 
     @_reports_unreachable
+    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+        """The stored vectors of sentences by id (ids not stored are simply absent)."""
+        import numpy as np
+
+        if not ids:
+            return {}
+        try:
+            found = self._sentences.get(ids=ids, include=["embeddings"])
+        except Exception as exc:
+            if self.server_url and _is_connection_error(exc):
+                raise
+            # Another process may be rewriting these records right now (embedded Chroma reports
+            # "Error finding id"); the caller embeds what is missing, so the answer still comes.
+            logger.debug("sentence vectors unavailable, embedding instead: %s", exc)
+            return {}
+        vectors = found["embeddings"]
+        if vectors is None:
+            return {}
+        return {sid: np.asarray(v, dtype=np.float32) for sid, v in zip(found["ids"], vectors, strict=True)}
+
+    def vectors_of(self, sentences: Sequence[Sentence]) -> np.ndarray[Any, Any]:
+        """Unit vectors of sentences in order: stored ones, and any the index lacks (written by an
+        older version, or mid-update) embedded now."""
+        import numpy as np
+
+        found = self.sentence_vectors(list(dict.fromkeys(s.id for s in sentences)))
+        missing = list({s.id: s for s in sentences if s.id not in found}.values())
+        if missing:
+            found.update(zip([s.id for s in missing], self.embeddings.encode([s.text for s in missing]), strict=True))
+        if not sentences:
+            return np.zeros((0, self._dimension), np.float32)
+        return np.stack([found[s.id] for s in sentences]).astype(np.float32)
+
+    @_reports_unreachable
+    def sentence_ids(self) -> set[str]:
+        """The ids of every stored sentence vector (for checks that the index is complete)."""
+        total = self._sentences.count()
+        ids: set[str] = set()
+        for offset in range(0, total, 5000):
+            ids.update(self._sentences.get(include=[], limit=5000, offset=offset)["ids"])
+        return ids
+
+    @_reports_unreachable
     def dense_search(self, query_vector: list[float], k: int) -> list[ScoredPassage]:
         """Nearest passages by cosine similarity."""
         k = min(k, self._passages.count())
@@ -561,6 +685,27 @@ class PassageStore:
             ScoredPassage(_document_to_passage(doc.id or "", doc.page_content, doc.metadata), 1.0 - distance)
             for doc, distance in hits
         ]
+
+
+def _source_info(meta: Mapping[str, Any], measured: int = 0) -> SourceInfo:
+    """A document record's metadata as a :class:`SourceInfo` (``measured``: its text's length,
+    for records written before "chars" was kept)."""
+    return SourceInfo(
+        str(meta["source"]),
+        int(meta.get("passages", 0)),
+        int(meta["chars"]) if "chars" in meta else measured,
+        str(meta["title"]) if meta.get("title") else None,
+        str(meta["url"]) if meta.get("url") else None,
+    )
+
+
+def _record_changed(record: Mapping[str, Any], document: LoadedDocument) -> bool:
+    """Whether a document record must be rewritten: new text, or a new title or URL."""
+    return (
+        record.get("sha256") != _sha(document.text)
+        or record.get("title") != (document.title or None)
+        or record.get("url") != (document.url or None)
+    )
 
 
 def _by_size(records: list[tuple[str, str, dict[str, Any]]], limit: int) -> Iterator[list[tuple[str, str, Any]]]:
@@ -578,7 +723,9 @@ def _by_size(records: list[tuple[str, str, dict[str, Any]]], limit: int) -> Iter
 
 
 def _document_to_passage(pid: str, text: str, meta: dict[str, Any] | Any) -> Passage:
-    return Passage(pid, str(meta["source"]), int(meta["start"]), int(meta["end"]), text)
+    return Passage(
+        pid, str(meta["source"]), int(meta["start"]), int(meta["end"]), text, decode_spans(meta.get("sentences"))
+    )
 
 
 def _to_passages(ids: Iterable[str], texts: Iterable[str], metas: Iterable[Any]) -> Iterator[Passage]:

@@ -17,12 +17,19 @@ from pathlib import Path
 
 from bot.answering.data import Answer
 from bot.service import StoryService
-from index.chunking import chunk_document
+from index.chunking import chunk_document, passage_sentences
 from index.loaders import LoadedDocument, load_document
 from index.store import IndexResult, PassageStore
 
 BATCH = 16  # passages per write: small, so a run spends most of its time between consistent states
 WAIT_SECONDS = 900  # safety net for a hung process, not a performance assertion
+
+ALMANAC = LoadedDocument(
+    "almanac.txt",
+    "The Port Alder Almanac\n\n"
+    "The Port Alder almanac is printed every November by the harbour office. "
+    "This year it lists the tide tables, the ferry timetable and the dates of the Lantern Festival.",
+)
 
 _PLACES = "harbor mill bridge school chapel market lighthouse quarry ferry station".split()
 _PEOPLE = "Ada Price|Tomas Reyes|Mei Lin|Olu Adeyemi|Sara Berg|Jonas Weber|Lena Novak|Ravi Iyer".split("|")
@@ -47,6 +54,16 @@ def _corpus(directory: Path, documents: int, sentences: int) -> list[Path]:
         path.write_text(_report(number, sentences), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def _expected_sentence_ids(store: PassageStore, paths: list[Path]) -> set[str]:
+    """The sentence ids a clean index of these files stores (one vector per distinct sentence)."""
+    ids: set[str] = set()
+    for path in paths:
+        document = load_document(path)
+        for passage in chunk_document(document.source, document.text, store.chunk_chars, 1):
+            ids |= {s.id for s in passage_sentences(passage)}
+    return ids
 
 
 def _expected_ids(store: PassageStore, paths: list[Path]) -> set[str]:
@@ -79,7 +96,7 @@ def _ask_until(service: StoryService, done: Callable[[], bool], questions: list[
 
 QUESTIONS = [
     "Who inspected the lighthouse of district 3?",
-    "When will Petro meet Trump?",
+    "When is the Port Alder almanac printed?",
     "When did Ada Price inspect the quarry?",
     "What is the population of Brazil?",
 ]
@@ -90,9 +107,10 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_index(
 ) -> None:
     data_dir = tmp_path / "data"
     service = make_service(data_dir=str(data_dir))
-    service.ensure_corpus()  # indexed before the crash: must survive it untouched
+    service.index_document(ALMANAC)  # indexed before the crash: must survive it untouched
     store = service.store()
-    seed_ids = {p.id for p in store.all_passages()}
+    almanac_ids = {p.id for p in store.all_passages()}
+    almanac_sentences = store.sentence_ids()
     paths = _corpus(tmp_path / "reports", documents=8, sentences=400)
     expected = _expected_ids(store, paths)
     first_document = len(_expected_ids(store, paths[:1]))
@@ -102,12 +120,12 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_index(
     indexer = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Kill once the first report is complete and the second is part-way: passages of a document
     # without its record, the state a crash is most likely to leave behind.
-    _wait_for(lambda: store.count() > len(seed_ids) + first_document, indexer)
+    _wait_for(lambda: store.count() > len(almanac_ids) + first_document, indexer)
     assert indexer.poll() is None, "the corpus was indexed before it could be interrupted"
     indexer.send_signal(signal.SIGKILL)
     indexer.communicate(timeout=WAIT_SECONDS)
     assert indexer.returncode == -signal.SIGKILL
-    assert len(seed_ids) < store.count() < len(seed_ids) + len(expected)  # really mid-way
+    assert len(almanac_ids) < store.count() < len(almanac_ids) + len(expected)  # really mid-way
 
     rerun = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     asked = _ask_until(service, lambda: rerun.poll() is not None, QUESTIONS)  # another process, meanwhile
@@ -116,10 +134,11 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_index(
     assert asked > 0
 
     stored = {p.id for p in store.all_passages()}
-    assert stored == seed_ids | expected  # nothing lost, nothing stale
-    assert store.count() == len(seed_ids) + len(expected)  # nothing duplicated
+    assert stored == almanac_ids | expected  # nothing lost, nothing stale
+    assert store.count() == len(almanac_ids) + len(expected)  # nothing duplicated
+    assert store.sentence_ids() == almanac_sentences | _expected_sentence_ids(store, paths)  # sentence vectors too
     counts = {info.source: info.passages for info in service.sources()}
-    assert counts == {"petro-trump-meeting.txt": len(seed_ids)} | {
+    assert counts == {ALMANAC.source: len(almanac_ids)} | {
         path.name: len(_expected_ids(store, [path])) for path in paths
     }
     for path in paths:
@@ -142,7 +161,7 @@ def test_questions_asked_while_another_thread_indexes_never_fail(
     make_service: Callable[..., StoryService], tmp_path: Path
 ) -> None:
     service = make_service(index_batch_passages=BATCH)
-    service.ensure_corpus()
+    service.index_document(ALMANAC)
     paths = _corpus(tmp_path / "reports", documents=4, sentences=150)
     outcome: list[object] = []
 

@@ -38,16 +38,20 @@ def test_a_long_document_is_embedded_one_batch_at_a_time(
     make_service: Callable[..., StoryService], encode_calls: list[list[str]]
 ) -> None:
     """Memory holds one batch of embeddings, never the whole document's, and the document record
-    costs no MiniLM pass over the full text."""
+    costs no MiniLM pass over the full text. Passages and sentences are each embedded once."""
     service = make_service(index_batch_passages=BATCH, chunk_chars=200)
     document = LoadedDocument("ledger.txt", _long_text(120))
     progress: list[int] = []
     result = service.store().index_document(document, progress.append)
+    passages = {p.text for p in chunk_document(document.source, document.text, 200)}
+    passage_calls = [call for call in encode_calls if set(call) <= passages]
+    sentence_calls = [call for call in encode_calls if call not in passage_calls]
     assert result.passages > 3 * BATCH
     assert max(len(call) for call in encode_calls) <= BATCH
-    assert sum(len(call) for call in encode_calls) == result.passages
-    assert all(len(text) <= 200 for call in encode_calls for text in call)  # passages, never the document
-    assert progress == [len(call) for call in encode_calls]  # one progress tick per batch written
+    assert sum(len(call) for call in passage_calls) == result.passages
+    assert sum(len(call) for call in sentence_calls) == 120  # every sentence once, though passages overlap
+    assert all(len(text) <= 200 for call in encode_calls for text in call)  # never the document
+    assert progress == [len(call) for call in passage_calls]  # one progress tick per batch of passages
 
 
 def test_small_documents_share_batches(
@@ -60,7 +64,8 @@ def test_small_documents_share_batches(
     results = list(service.store().index_documents(documents))
     assert [r.source for r in results] == [d.source for d in documents]  # one result each, in order
     assert all(r.added == r.passages == 1 for r in results)
-    assert [len(call) for call in encode_calls] == [16, 16, 8]  # not 40 calls of one passage
+    # sentences then passages of each group of 16 documents: not 40 calls of one passage each
+    assert [len(call) for call in encode_calls] == [16, 16, 16, 16, 8, 8]
     assert len(service.sources()) == 40
 
 
