@@ -47,7 +47,8 @@ class Group:
 
 def ask_features(service: StoryService, collection: str, question: Question, answerable: bool) -> Group | None:
     retrieval = service.retriever(collection).retrieve(question.question)
-    ranked = score_sentences(retrieval, question.question, service.embeddings.encode, service.sentence_weights)
+    vectors = service.store(collection).vectors_of
+    ranked = score_sentences(retrieval, question.question, vectors, service.sentence_weights)
     if not ranked:
         return None
     return Group(

@@ -186,10 +186,12 @@ async def start_bot(fake: RemoteFake, data_dir: Path, workers: int | None) -> tu
     """The bot as ``storybot run`` builds it (warm-up, frozen start-up objects)."""
     from bot.discord.client import build_bot
     from bot.service import build_service
+    from bot.state import open_database
     from config import load_settings
 
     settings = load_settings(data_dir=str(data_dir), discord_token=fake.token, worker_threads=workers or 0)
-    bot = build_bot(settings, build_service(settings), freeze_gc=True, guild_ready_timeout=0.05)
+    database = open_database(None, data_dir)  # the bot's state: a SQLite file, as `storybot run` defaults to
+    bot = build_bot(settings, build_service(settings), database, freeze_gc=True, guild_ready_timeout=0.05)
     running = asyncio.create_task(bot.start(fake.token))
     await asyncio.wait_for(bot.wait_until_ready(), 300)
     return bot, running
@@ -214,6 +216,7 @@ async def run(asks: int, workers: int | None, heartbeat_ms: int) -> tuple[Report
             finally:
                 await bot.close()
                 await running
+                bot.state.database.close()
     finally:
         fake.stop()
     report = Report(

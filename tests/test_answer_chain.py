@@ -1,8 +1,10 @@
-"""The answer chain on the seed story: verbatim citations, refusal, follow-ups, bad questions."""
+"""The answer chain on a small story written for it: verbatim citations, refusal, follow-ups, bad
+questions. (The bundled seed story has its own module, tests/test_seed_story.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -14,6 +16,21 @@ from bot.errors import QuestionError
 from bot.service import StoryService
 from index.loaders import LoadedDocument
 
+FESTIVAL = LoadedDocument(
+    "lantern-festival.txt",
+    "The Lantern Festival\n\n"
+    "Mayor Ines Calloway will open the Lantern Festival on August 14. "
+    "The festival will be held on the old fish market pier. "
+    "The town band will play sea shanties until midnight, and fishermen will sell grilled mackerel. "
+    "Last year the festival drew eleven thousand visitors.",
+)
+
+
+@pytest.fixture
+def service(make_story_service: Callable[..., StoryService]) -> StoryService:
+    """A service whose default collection holds the festival story alone."""
+    return make_story_service(FESTIVAL)
+
 
 def _assert_verbatim(service: StoryService, answer: Answer) -> None:
     for citation in [*answer.citations, *answer.related]:
@@ -22,13 +39,13 @@ def _assert_verbatim(service: StoryService, answer: Answer) -> None:
         assert text[citation.start : citation.end] == citation.passage
 
 
-def test_meeting_date_is_answered_with_a_verbatim_quote(service: StoryService) -> None:
-    answer = service.ask("When will Petro meet Trump?")
+def test_the_opening_date_is_answered_with_a_verbatim_quote(service: StoryService) -> None:
+    answer = service.ask("When will Mayor Calloway open the Lantern Festival?")
     assert answer.grounded
-    assert "February 3" in answer.answer
+    assert "August 14" in answer.answer
     assert "[1]" in answer.answer
     assert answer.citations[0].n == 1
-    assert answer.citations[0].source == "petro-trump-meeting.txt"
+    assert answer.citations[0].source == FESTIVAL.source
     _assert_verbatim(service, answer)
 
 
@@ -45,10 +62,16 @@ def test_questions_the_story_does_not_answer_are_refused(service: StoryService, 
 
 
 def test_a_follow_up_uses_the_previous_question(service: StoryService) -> None:
-    history = (Turn("Where will Petro meet Trump?", "At the White House [1]"),)
-    answer = service.ask("And when is he going there?", history=history)
+    history = (Turn("Where will the Lantern Festival be held?", "On the old fish market pier [1]"),)
+    answer = service.ask("And when does it open?", history=history)
     assert answer.grounded
-    assert "February 3" in answer.answer
+    assert "August 14" in answer.answer
+
+
+def test_a_question_of_question_words_alone_is_not_guessed_at(service: StoryService) -> None:
+    answer = service.ask("And when?")  # no conversation to borrow a subject from
+    assert not answer.grounded
+    assert answer.citations == []
 
 
 def test_answers_come_from_newly_indexed_documents(service: StoryService) -> None:
@@ -62,9 +85,9 @@ def test_answers_come_from_newly_indexed_documents(service: StoryService) -> Non
 
 
 def test_async_callers_get_the_same_answer(service: StoryService) -> None:
-    answer = asyncio.run(service.aask("When will Petro meet Trump?"))
+    answer = asyncio.run(service.aask("When will Mayor Calloway open the Lantern Festival?"))
     assert answer.grounded
-    assert "February 3" in answer.answer
+    assert "August 14" in answer.answer
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ timeouts, server errors and garbage all end in a verified answer or the extracti
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -16,10 +17,18 @@ from bot.cli import main
 from bot.llm.model import LLMConfigError, chat_model_from_settings
 from bot.service import StoryService
 from config import load_settings
+from index.loaders import LoadedDocument
 from tests.openai_stub import MODEL_ID, OpenAIStub, Responder, StubReply, running_stub
 
-QUESTION = "When will Petro meet Trump?"
-DATE_QUOTE = "Gustavo Petro will meet US President Donald Trump on February 3"
+DAM = LoadedDocument(
+    "fish-ladder.txt",
+    "The Willow Creek Fish Ladder\n\n"
+    "The Willow Creek dam will open its new fish ladder on September 9. "
+    "Engineer Lotte Varga designed the ladder with twenty-two concrete pools. "
+    "Salmon have not passed the dam since it was built in 1958.",
+)
+QUESTION = "When will the Willow Creek dam open its new fish ladder?"
+DATE_QUOTE = "The Willow Creek dam will open its new fish ladder on September 9"
 _PASSAGE = re.compile(r"<<<passage-(\d+) (\w+)>>>\n(.*?)\n<<<end-passage-\1 \2>>>", re.DOTALL)
 
 
@@ -31,7 +40,7 @@ def quoting(phrase: str) -> Responder:
         for n, _, text in _PASSAGE.findall(prompt):
             if phrase in text:
                 answer = {
-                    "answer": f"Petro will meet Trump on February 3 [{n}].",
+                    "answer": f"The fish ladder opens on September 9 [{n}].",
                     "citations": [int(n)],
                     "quotes": [{"n": int(n), "quote": phrase}],
                 }
@@ -68,14 +77,18 @@ def stub() -> Iterator[OpenAIStub]:
 
 
 @pytest.fixture
-def openai_service(make_service: Callable[..., StoryService], stub: OpenAIStub) -> Callable[..., StoryService]:
+def openai_service(make_story_service: Callable[..., StoryService], stub: OpenAIStub) -> Callable[..., StoryService]:
     def build(**overrides: Any) -> StoryService:
         settings = {"llm_provider": "openai", "llm_base_url": stub.base_url, "llm_model": MODEL_ID, **overrides}
-        service = make_service(**settings)
-        service.ensure_corpus()
-        return service
+        return make_story_service(DAM, **settings)
 
     return build
+
+
+@pytest.fixture
+def cli_story(make_story_service: Callable[..., StoryService]) -> None:
+    """The fish-ladder story in the default collection of the data directory `storybot` uses."""
+    make_story_service(DAM, data_dir=os.environ["STORYBOT_DATA_DIR"])
 
 
 def _assert_verbatim(service: StoryService, answer: Answer) -> None:
@@ -91,7 +104,7 @@ def test_an_openai_compatible_server_answers_with_structured_output(
     service = openai_service()
     answer = service.ask(QUESTION)
     assert (answer.mode, answer.fallback_reason) == ("llm", None)
-    assert answer.answer == "Petro will meet Trump on February 3 [1]."
+    assert answer.answer == "The fish ladder opens on September 9 [1]."
     assert DATE_QUOTE in answer.citations[0].passage
     _assert_verbatim(service, answer)
     request = stub.requests[-1]
@@ -108,8 +121,8 @@ async def test_the_answer_streams_from_the_server(
     answer = items[-1]
     assert isinstance(answer, Answer)
     assert previews
-    assert previews[-1] == "Petro will meet Trump on February 3."
-    assert (answer.mode, answer.answer) == ("llm", "Petro will meet Trump on February 3 [1].")
+    assert previews[-1] == "The fish ladder opens on September 9."
+    assert (answer.mode, answer.answer) == ("llm", "The fish ladder opens on September 9 [1].")
     assert stub.requests[-1]["stream"] is True
     _assert_verbatim(service, answer)
 
@@ -121,7 +134,7 @@ def test_a_server_slower_than_the_timeout_gets_the_extractive_answer(
     stub.responder = lambda body: StubReply("{}", delay=5.0)
     answer = service.ask(QUESTION)
     assert (answer.mode, answer.fallback_reason) == ("extractive", "timeout")
-    assert "February 3" in answer.answer
+    assert "September 9" in answer.answer
 
 
 async def test_a_stream_slower_than_the_timeout_gets_the_extractive_answer(
@@ -152,15 +165,15 @@ def test_server_failures_get_the_extractive_answer(
     stub.responder = lambda body: reply
     answer = service.ask(QUESTION)
     assert (answer.mode, answer.fallback_reason) == ("extractive", reason)
-    assert "February 3" in answer.answer
+    assert "September 9" in answer.answer
     _assert_verbatim(service, answer)
 
 
-def test_an_unreachable_server_gets_the_extractive_answer(make_service: Callable[..., StoryService]) -> None:
+def test_an_unreachable_server_gets_the_extractive_answer(make_story_service: Callable[..., StoryService]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    service = make_service(llm_provider="openai", llm_base_url=f"http://127.0.0.1:{port}/v1", llm_model="m")
+    service = make_story_service(DAM, llm_provider="openai", llm_base_url=f"http://127.0.0.1:{port}/v1", llm_model="m")
     answer = service.ask(QUESTION)
     assert (answer.mode, answer.fallback_reason) == ("extractive", "connection error")
 
@@ -176,6 +189,7 @@ def test_a_server_without_structured_output_is_asked_in_plain_text(
     assert ["response_format" in body for body in stub.requests] == [True, False, False]
 
 
+@pytest.mark.usefixtures("cli_story")
 def test_storybot_ask_json_works_against_the_server(
     stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -187,11 +201,12 @@ def test_storybot_ask_json_works_against_the_server(
     payload = json.loads(capsys.readouterr().out)
     assert payload["mode"] == "llm"
     assert "fallback_reason" not in payload
-    assert payload["answer"] == "Petro will meet Trump on February 3 [1]."
+    assert payload["answer"] == "The fish ladder opens on September 9 [1]."
     assert payload["latency_ms"] >= 0
     assert stub.requests[-1]["model"] == MODEL_ID
 
 
+@pytest.mark.usefixtures("cli_story")
 def test_storybot_ask_json_reports_a_fallback(
     stub: OpenAIStub, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -232,7 +247,7 @@ def test_no_provider_means_no_model() -> None:
 def test_a_prose_summary_is_rewritten_by_the_model_and_verified(openai_service: Callable[..., StoryService]) -> None:
     service = openai_service()
     summary = service.summarize("tldr")
-    assert [line.text for line in summary.lines] == ["Petro will meet Trump on February 3 [1]."]
+    assert [line.text for line in summary.lines] == ["The fish ladder opens on September 9 [1]."]
     [citation] = summary.citations
     assert DATE_QUOTE in citation.passage
     text = service.store().document_text(citation.source)
@@ -241,13 +256,13 @@ def test_a_prose_summary_is_rewritten_by_the_model_and_verified(openai_service: 
 
 
 def test_structured_summaries_stay_extractive_and_failures_keep_the_extractive_summary(
-    openai_service: Callable[..., StoryService], make_service: Callable[..., StoryService], stub: OpenAIStub
+    openai_service: Callable[..., StoryService], make_story_service: Callable[..., StoryService], stub: OpenAIStub
 ) -> None:
-    offline = make_service()
-    offline.ensure_corpus()
+    offline = make_story_service(DAM)
     asked = len(stub.requests)
     assert openai_service().summarize("timeline") == offline.summarize("timeline")
     assert len(stub.requests) == asked, "timelines are not sent to the model"
-    unreachable = make_service(llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model=MODEL_ID)
-    unreachable.ensure_corpus()
+    unreachable = make_story_service(
+        DAM, llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model=MODEL_ID
+    )
     assert unreachable.summarize("tldr") == offline.summarize("tldr")

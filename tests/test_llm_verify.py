@@ -17,10 +17,21 @@ from bot.llm.verify import (
     verify_reply,
 )
 from index.chunking import Passage, chunk_document
-from index.corpus import default_corpus
+from index.loaders import LoadedDocument
 
-STORY = default_corpus()[0]
-PASSAGES = chunk_document(STORY.source, STORY.text, max_chars=800)
+# Curly quotes and a line break inside a sentence, as real sources have; passages of at most 300
+# characters, so that the second one shares a sentence with the first.
+STORY = LoadedDocument(
+    "harbour-talks.txt",
+    "Harbour Talks\n\n"
+    "Harbour chair Ines Calloway will meet ferry director Tomas Brandt on March 14, even as islanders warn of "
+    "a “real crisis” of cancelled crossings\nacross the bay.\n"
+    "Calloway said the repair of the old pier will be one of the central topics of the meeting.\n"
+    "Brandt said the winter timetable would be reviewed, and that both ferries need new engines.\n"
+    "The islanders have waited since November for a second morning crossing.",
+)
+PASSAGES = chunk_document(STORY.source, STORY.text, max_chars=300)
+DATE = "will meet ferry director Tomas Brandt on March 14"
 
 
 def _assert_exact(reply_citations: list, text: str = STORY.text) -> None:
@@ -29,27 +40,27 @@ def _assert_exact(reply_citations: list, text: str = STORY.text) -> None:
 
 
 def test_a_quote_with_straight_quote_marks_and_a_line_break_aligns_to_the_curly_source() -> None:
-    span = align_quote('a "real threat" of US military action against Colombia', STORY.text)
+    span = align_quote('a "real crisis" of cancelled crossings across the bay', STORY.text)
     assert span is not None
-    assert STORY.text[span[0] : span[1]] == "a “real threat” of US military action\nagainst Colombia"
+    assert STORY.text[span[0] : span[1]] == "a “real crisis” of cancelled crossings\nacross the bay"
 
 
 def test_elisions_and_wrapping_quote_marks_are_not_part_of_the_quote() -> None:
-    span = align_quote("“Petro will meet … on February 3...”", STORY.text)
+    span = align_quote("“Calloway will meet … on March 14...”", STORY.text)
     assert span is not None
-    assert STORY.text[span[0] : span[1]] == "Petro will meet US President Donald Trump on February 3"
+    assert STORY.text[span[0] : span[1]] == "Calloway will meet ferry director Tomas Brandt on March 14"
 
 
 def test_words_not_in_the_passage_do_not_align() -> None:
-    assert align_quote("Petro will meet Barack Obama on February 3", STORY.text) is None
+    assert align_quote("Calloway will meet Mayor Olga Berg on March 14", STORY.text) is None
     assert align_quote("the", STORY.text) is None  # only stop words: not evidence of anything
 
 
 def test_markers_opening_a_sentence_belong_to_the_sentence_before() -> None:
-    claims = split_claims("They meet on February 3. [1] Trump called it a great honour [2, 3].")
+    claims = split_claims("They meet on March 14. [1] Brandt called it a fresh start [2, 3].")
     assert [(c.text, c.refs) for c in claims] == [
-        ("They meet on February 3.", (1,)),
-        ("Trump called it a great honour.", (2, 3)),
+        ("They meet on March 14.", (1,)),
+        ("Brandt called it a fresh start.", (2, 3)),
     ]
 
 
@@ -63,27 +74,23 @@ def test_the_reply_json_is_read_from_a_code_fence_and_numbers_may_be_strings() -
 def test_broken_json_is_unreadable_rather_than_prose() -> None:
     assert parse_reply_text('{"answer": "A [1]", "quo') is None
     assert parse_reply_text("   ") is None
-    assert parse_reply_text("Petro meets Trump on February 3 [1].") == ModelReply(
-        "Petro meets Trump on February 3 [1]."
+    assert parse_reply_text("Calloway meets Brandt on March 14 [1].") == ModelReply(
+        "Calloway meets Brandt on March 14 [1]."
     )
 
 
 def test_a_verified_quote_becomes_the_exact_sentence_around_it() -> None:
-    reply = ModelReply(
-        "They meet on February 3 [1].", (1,), (Quote(1, "meet US President Donald Trump on February 3"),)
-    )
+    reply = ModelReply("They meet on March 14 [1].", (1,), (Quote(1, DATE),))
     verified = verify_reply(reply, PASSAGES)
-    assert verified.text == "They meet on February 3 [1]."
+    assert verified.text == "They meet on March 14 [1]."
     (citation,) = verified.citations
-    assert citation.passage.startswith("Colombian President Gustavo Petro will meet")
-    assert citation.passage.endswith("against Colombia.")
+    assert citation.passage.startswith("Harbour chair Ines Calloway will meet")
+    assert citation.passage.endswith("across the bay.")
     _assert_exact(verified.citations)
 
 
 def test_a_claim_citing_a_passage_that_does_not_exist_is_dropped() -> None:
-    reply = ModelReply(
-        "They meet on February 3 [7].", (7,), (Quote(7, "meet US President Donald Trump on February 3"),)
-    )
+    reply = ModelReply("They meet on March 14 [7].", (7,), (Quote(7, DATE),))
     verified = verify_reply(reply, PASSAGES)
     assert verified.claims == []
     assert verified.citations == []
@@ -91,61 +98,58 @@ def test_a_claim_citing_a_passage_that_does_not_exist_is_dropped() -> None:
 
 def test_a_fabricated_quote_drops_its_claim_and_keeps_the_supported_one() -> None:
     reply = ModelReply(
-        "They meet on February 3 [1]. Trump promised to lift all tariffs [2].",
+        "They meet on March 14 [1]. Brandt promised free crossings for all [2].",
         (1, 2),
         (
-            Quote(1, "Petro will meet US President Donald Trump on February 3"),
-            Quote(2, "Trump promised to lift all tariffs"),
+            Quote(1, "Calloway will meet ferry director Tomas Brandt on March 14"),
+            Quote(2, "Brandt promised free crossings for all"),
         ),
     )
     verified = verify_reply(reply, PASSAGES)
-    assert verified.text == "They meet on February 3 [1]."
+    assert verified.text == "They meet on March 14 [1]."
     assert verified.total_claims == 2
-    assert all("tariffs" not in c.passage for c in verified.citations)
+    assert all("free" not in c.passage for c in verified.citations)
 
 
 def test_an_inline_quotation_must_be_verbatim_too() -> None:
-    quote = (Quote(1, "Petro will meet US President Donald Trump on February 3"),)
-    invented = verify_reply(ModelReply("Petro called it “a historic victory” [1].", (1,), quote), PASSAGES)
-    real = verify_reply(ModelReply("Petro spoke of a “real threat” [1].", (1,), quote), PASSAGES)
+    quote = (Quote(1, "Calloway will meet ferry director Tomas Brandt on March 14"),)
+    invented = verify_reply(ModelReply("Calloway called it “a historic victory” [1].", (1,), quote), PASSAGES)
+    real = verify_reply(ModelReply("Islanders warn of a “real crisis” [1].", (1,), quote), PASSAGES)
     assert invented.claims == []
-    assert real.text == "Petro spoke of a “real threat” [1]."
+    assert real.text == "Islanders warn of a “real crisis” [1]."
 
 
 def test_prose_citing_a_passage_without_a_quote_is_checked_word_by_word() -> None:
-    supported = verify_reply(ModelReply("Petro will meet Trump on February 3 [1]."), PASSAGES)
+    supported = verify_reply(ModelReply("Calloway will meet Brandt on March 14 [1]."), PASSAGES)
     off_story = verify_reply(ModelReply("Paris is the capital of France [1]."), PASSAGES)
     assert supported.citations
-    assert supported.citations[0].passage.startswith("Colombian President")
+    assert supported.citations[0].passage.startswith("Harbour chair")
     assert off_story.claims == []
 
 
 def test_an_answer_without_markers_rests_on_the_passages_it_lists() -> None:
-    reply = ModelReply(
-        "They meet on February 3.", (1,), (Quote(1, "will meet US President Donald Trump on February 3"),)
-    )
-    assert verify_reply(reply, PASSAGES).text == "They meet on February 3 [1]."
+    reply = ModelReply("They meet on March 14.", (1,), (Quote(1, DATE),))
+    assert verify_reply(reply, PASSAGES).text == "They meet on March 14 [1]."
 
 
 def test_citations_are_numbered_in_order_of_use_and_a_span_shared_by_two_passages_once() -> None:
-    date = "will meet US President Donald Trump on February 3"
-    drugs = "crackdown on the drug trade"  # in the sentence both overlapping passages hold
+    pier = "the repair of the old pier"  # in the sentence both overlapping passages hold
     reply = ModelReply(
-        "The drug trade is a topic [2]. Petro meets Trump [1]. Drugs, again [1].",
+        "The pier is a topic [2]. Calloway meets Brandt [1]. The pier, again [1].",
         (),
-        (Quote(2, drugs), Quote(1, date), Quote(1, drugs)),
+        (Quote(2, pier), Quote(1, DATE), Quote(1, pier)),
     )
     verified = verify_reply(reply, PASSAGES[:2])
-    assert verified.text == "The drug trade is a topic [1]. Petro meets Trump [2]. Drugs, again [1]."
+    assert verified.text == "The pier is a topic [1]. Calloway meets Brandt [2]. The pier, again [1]."
     assert [c.n for c in verified.citations] == [1, 2]
-    assert "drug trade" in verified.citations[0].passage
+    assert "old pier" in verified.citations[0].passage
     _assert_exact(verified.citations)
 
 
 def test_the_story_does_not_say_is_a_refusal_even_with_quotes_attached() -> None:
     for reply in (
         ModelReply("The story doesn't say."),
-        ModelReply("The story does not say.", (1,), (Quote(1, "will meet US President Donald Trump on February 3"),)),
+        ModelReply("The story does not say.", (1,), (Quote(1, DATE),)),
     ):
         verified = verify_reply(reply, PASSAGES)
         assert verified.refused
@@ -161,7 +165,7 @@ def test_rules_stay_in_the_system_message_whatever_the_passages_and_question_say
 
 
 _WORDS = st.sampled_from(
-    "Petro Trump meet February 3 White House Colombia drug war “real threat” Obama gold tariffs said the".split()
+    "Calloway Brandt meet March 14 ferry crossings islanders old pier “real crisis” Berg gold fares said the".split()
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,23 @@ from bot.service import StoryService
 from bot.summaries.summarize import MODES, SummaryError
 from index.loaders import load_document
 from tests.test_cli import run_cli
+from tests.test_summary import RAIL_TALKS
 
 DATA = Path(__file__).parent / "data"
-SEED = Path(__file__).parents[1] / "index" / "data" / "petro-trump-meeting.txt"
+
+
+@pytest.fixture
+def service(make_story_service: Callable[..., StoryService]) -> StoryService:
+    """A service whose default collection holds the rail story (tests/test_summary.py)."""
+    return make_story_service(RAIL_TALKS)
+
+
+@pytest.fixture
+def rail_talks_file(tmp_path: Path) -> Path:
+    path = tmp_path / "stories" / RAIL_TALKS.source
+    path.parent.mkdir()
+    path.write_text(RAIL_TALKS.text, encoding="utf-8")
+    return path
 
 
 def test_service_summarizes_the_collection(service: StoryService) -> None:
@@ -43,8 +57,10 @@ def test_service_summarizes_a_document_without_indexing_it(service: StoryService
     assert {info.source for info in service.sources()} == before
 
 
-def test_cli_summarizes_files_one_json_object_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    good = [DATA / "cnndm-hepatitis-bishop.txt", SEED]
+def test_cli_summarizes_files_one_json_object_each(
+    tmp_path: Path, rail_talks_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = [DATA / "cnndm-hepatitis-bishop.txt", rail_talks_file]
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
     garbage = tmp_path / "garbage.txt"
@@ -65,26 +81,28 @@ def test_cli_summarizes_files_one_json_object_each(tmp_path: Path, capsys: pytes
 
 
 def test_cli_human_output_for_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    shutil.copy(SEED, tmp_path / "story.txt")
+    (tmp_path / "story.txt").write_text(RAIL_TALKS.text, encoding="utf-8")
     code, out, _ = run_cli(["summarize", str(tmp_path), "--mode", "quotes"], capsys)
     assert code == 0
     assert "key quotes" in out
-    assert "great honour" in out
+    assert "a fresh start" in out
     assert "[1]" in out
 
 
-def test_cli_unknown_mode_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(["summarize", str(SEED), "--mode", "poem"], capsys)
+def test_cli_unknown_mode_is_one_error_line(rail_talks_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["summarize", str(rail_talks_file), "--mode", "poem"], capsys)
     assert code == 1
     assert out == ""
     assert err.strip().startswith("error: unknown summary mode 'poem'")
     assert "key-points" in err
 
 
-def test_cli_summarizes_the_collection(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_summarizes_the_collection(rail_talks_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["index", str(rail_talks_file)], capsys)
+    assert code == 0, err
     code, out, _ = run_cli(["summarize", "--mode", "who", "--json"], capsys)
     assert code == 0
     payload = json.loads(out)
     assert payload["source"] is None
-    assert "Gustavo Petro" in payload["summary"]
+    assert "Elena Duarte" in payload["summary"]
     assert payload["latency_ms"] >= 0

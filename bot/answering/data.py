@@ -22,6 +22,20 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """The answer itself in a few words: ``text == document_text(source)[start:end]``, inside the
+    first citation."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     """A previous question and answer in a conversation (a Discord thread)."""
 
@@ -41,12 +55,14 @@ class Answer:
     mode: str = "extractive"
     fallback_reason: str | None = None
     confidence: float = 0.0
+    short_answer: ShortAnswer | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``storybot ask --json`` (without latency, which the caller adds)."""
         out: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "grounded": self.grounded,
             "citations": [c.to_dict() for c in self.citations],
             "mode": self.mode,

@@ -22,12 +22,14 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class EvalRow:
-    """One row of an evaluation file: ``{id, question, answers[], unanswerable}``."""
+    """One row of an evaluation file: ``{id, question, answers[], unanswerable}``; ``review`` marks
+    a row nobody has checked yet (exported feedback), which is counted but not scored."""
 
     id: str
     question: str
     answers: tuple[str, ...]
     unanswerable: bool
+    review: bool = False
 
 
 @dataclass(slots=True)
@@ -42,6 +44,7 @@ class EvalReport:
     citations_verbatim: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    review: int = 0
 
     @staticmethod
     def _rate(part: int, whole: int) -> float | None:
@@ -73,6 +76,7 @@ class EvalReport:
             "latency_p50_ms": round(self.percentile(0.5), 1),
             "latency_p95_ms": round(self.percentile(0.95), 1),
             "failures": self.failures,
+            "review": self.review,
         }
 
 
@@ -97,6 +101,7 @@ def read_eval_rows(path: Path) -> list[EvalRow]:
                     str(raw["question"]),
                     tuple(raw.get("answers") or ()),
                     bool(raw.get("unanswerable", False)),
+                    bool(raw.get("review", False)),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
@@ -122,9 +127,13 @@ def evaluate(
     document_text: Callable[[str], str | None],
     on_row: Callable[[EvalRow, Answer], None] | None = None,
 ) -> EvalReport:
-    """Ask every question and score the answers; citations are re-checked independently."""
+    """Ask every question and score the answers; citations are re-checked independently. Rows
+    flagged for review are counted, not asked: their expected answer is not known yet."""
     report = EvalReport()
     for row in rows:
+        if row.review:
+            report.review += 1
+            continue
         started = time.perf_counter()
         answer = ask(row.question)
         report.latencies_ms.append((time.perf_counter() - started) * 1000)

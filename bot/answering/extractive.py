@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import split_sentences
+from index.chunking import Sentence, passage_sentences
 from index.retriever import KeywordIndex, Retrieval
 from index.text import background_idf, question_tokens, tokenize, words
 
@@ -79,6 +79,7 @@ class ScoredSentence:
     lexical_bg: float
     window_bg: float
     score: float
+    id: str = ""
 
     def features(self) -> list[float]:
         """Evidence values in the order of :data:`FEATURES`."""
@@ -179,13 +180,20 @@ def missing_mass(question_terms: dict[str, float], keywords: KeywordIndex) -> fl
     return sum(w for t, w in question_terms.items() if not keywords.knows(t)) / total
 
 
+SentenceVectors = Callable[[Sequence[Sentence]], np.ndarray[Any, Any]]
+
+
 def score_sentences(
     retrieval: Retrieval,
     question: str,
-    embed: Callable[[Sequence[str]], np.ndarray[Any, Any]],
+    vectors: SentenceVectors,
     weights: SentenceWeights,
 ) -> list[ScoredSentence]:
-    """Every sentence of the retrieved passages, scored, best first (each sentence once)."""
+    """Every sentence of the retrieved passages, scored, best first (each sentence once).
+
+    ``vectors`` gives the sentences' unit vectors (stored at index time; see
+    :meth:`index.store.PassageStore.sentence_vectors`).
+    """
     if not retrieval.passages:
         return []
     terms = question_term_weights(retrieval.query_tokens, retrieval.keywords)
@@ -194,25 +202,20 @@ def score_sentences(
     asked = set(words(question))
     question_bigrams = _bigrams(question_tokens(question))
     top_score = retrieval.passages[0].score or 1.0
-    seen: set[tuple[str, int, int]] = set()
-    rows: list[tuple[str, int, int, str, int, float, float, float, float, float, float]] = []
+    seen: set[str] = set()
+    rows: list[tuple[Sentence, int, float, float, float, float, float, float]] = []
     for rank, hit in enumerate(retrieval.passages):
-        p = hit.passage
-        spans = split_sentences(p.text)
-        token_lists = [tokenize(p.text[s.start : s.end]) for s in spans]
+        sentences = passage_sentences(hit.passage)
+        token_lists = [tokenize(s.text) for s in sentences]
         token_sets = [set(tokens) for tokens in token_lists]
-        for i, span in enumerate(spans):
-            key = (p.source, p.start + span.start, p.start + span.end)
-            if key in seen or is_heading(p.text[span.start : span.end]):
+        for i, sentence in enumerate(sentences):
+            if sentence.id in seen or is_heading(sentence.text):
                 continue
-            seen.add(key)
+            seen.add(sentence.id)
             around = token_sets[i].union(*token_sets[max(0, i - 1) : i + 2])
             rows.append(
                 (
-                    p.source,
-                    key[1],
-                    key[2],
-                    p.text[span.start : span.end],
+                    sentence,
                     rank,
                     _weighted_overlap(terms, token_sets[i]),
                     _weighted_overlap(terms, around),
@@ -222,11 +225,14 @@ def score_sentences(
                     _weighted_overlap(general, around),
                 )
             )
-    vectors = embed([row[3] for row in rows])
-    dense = np.asarray(vectors, dtype=np.float32) @ np.asarray(retrieval.query_vector, dtype=np.float32)
+    if not rows:
+        return []
+    matrix = vectors([row[0] for row in rows])
+    dense = np.asarray(matrix, dtype=np.float32) @ np.asarray(retrieval.query_vector, dtype=np.float32)
     scored = []
     for row, similarity in zip(rows, dense.tolist(), strict=True):
-        source, start, end, text, rank, lexical, window, passage, bigram, lexical_bg, window_bg = row
+        sentence, rank, lexical, window, passage, bigram, lexical_bg, window_bg = row
+        text = sentence.text
         typed = 1.0 if has_answer_type(kind, text, asked) else 0.0
         short = 1.0 if len(text.split()) < 5 else 0.0
         evidence = {
@@ -241,6 +247,10 @@ def score_sentences(
             "window_bg": window_bg,
         }
         score = float(np.dot([evidence[name] for name in FEATURES], weights.vector()))
-        scored.append(ScoredSentence(source, start, end, text, rank, score=score, **evidence))
+        scored.append(
+            ScoredSentence(
+                sentence.source, sentence.start, sentence.end, text, rank, score=score, id=sentence.id, **evidence
+            )
+        )
     scored.sort(key=lambda s: (-s.score, s.passage_rank, s.start))
     return scored

@@ -11,8 +11,28 @@ from bot.answering.data import Turn
 from bot.errors import QuestionError
 from index.text import tokenize
 
+# Discord markup that carries no words of the question: user, role and channel mentions, custom
+# emoji, timestamps, slash-command mentions, @everyone/@here; and web addresses.
+_MARKUP = re.compile(
+    r"<(?:@[!&]?\d+|#\d+|a?:\w+:\d+|t:\d+(?::[a-zA-Z])?|/[\w -]+:\d+)>"
+    r"|@(?:everyone|here)\b"
+    r"|\b(?:https?://|www\.)\S+",
+    re.IGNORECASE,
+)
+
 # Pronouns and deictic words that make a follow-up depend on what was asked before.
 _ANAPHORA = frozenset("he she they him her them his hers their it its there that this those these then".split())
+# Chat spellings of question and function words (not of content words: those stay as typed).
+_CHAT_SPELLINGS = {
+    "wen": "when", "whn": "when", "wat": "what", "wht": "what", "wut": "what", "wot": "what",
+    "wher": "where", "whr": "where", "hw": "how", "abt": "about", "bc": "because", "cuz": "because",
+    "govt": "government", "tmrw": "tomorrow", "2day": "today", "ppl": "people", "wud": "would",
+    "cud": "could", "shud": "should", "wats": "what's", "whats": "what's", "whos": "who's",
+    "wheres": "where's", "hows": "how's", "w/": "with", "b4": "before",
+}  # fmt: skip
+_CHAT_ALTERNATIVES = "|".join(re.escape(w) for w in sorted(_CHAT_SPELLINGS, key=len, reverse=True))
+_CHAT_WORD = re.compile(rf"(?<![\w'’/.-])(?:{_CHAT_ALTERNATIVES})(?![\w'’/-]|\.\w)", re.IGNORECASE)
+_QUESTION_WORDS = frozenset("what when where who whom whose which why how and".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +54,22 @@ def printable(text: str) -> str:
     return re.sub(r"\s+", " ", cleaned).strip()
 
 
+def strip_markup(text: str) -> str:
+    """The question's words without Discord mentions, emoji codes, timestamps or URLs: they are
+    not words a story answers with, and counted as question words they made answerable
+    questions look unanswerable."""
+    return re.sub(r"\s+", " ", _MARKUP.sub(" ", text)).strip()
+
+
 def clean_question(question: str, max_chars: int) -> str:
-    """Strip what :func:`printable` strips; refuse empty or over-long questions politely."""
+    """Strip what :func:`printable` and :func:`strip_markup` strip; refuse empty or over-long
+    questions politely."""
     cleaned = printable(question)
     if not cleaned:
         raise QuestionError("Please ask a question: the one given was empty.")
     if len(cleaned) > max_chars:
         raise QuestionError(f"Please keep questions under {max_chars} characters (this one has {len(cleaned)}).")
+    cleaned = strip_markup(cleaned)
     if not any(ch.isalnum() for ch in cleaned):
         raise QuestionError("Please ask a question in words: that one has no letters or digits.")
     return cleaned
@@ -53,11 +82,30 @@ def is_follow_up(question: str) -> bool:
 
 
 def standalone_query(request: AnswerRequest, turns: int) -> str:
-    """The question to retrieve with: follow-ups borrow the words of the previous questions."""
-    if not request.history or turns <= 0 or not is_follow_up(request.question):
-        return request.question
-    earlier = [printable(turn.question) for turn in request.history[-turns:]]  # history is user text too
-    return " ".join([*earlier[-1:], request.question])
+    """The question to retrieve and read with: a follow-up keeps its own words first (the reader
+    takes its question word from there) and borrows the subject words of the latest earlier
+    question that has any: "And when?" after "Where will Brandt meet Calloway?" becomes
+    "And when? will Brandt meet Calloway"."""
+    question = spelled_out(request.question)
+    if not request.history or turns <= 0 or not is_follow_up(question):
+        return question
+    for turn in reversed(request.history[-turns:]):
+        subject = subject_words(spelled_out(printable(turn.question)))  # history is user text too
+        if subject:
+            return f"{question} {subject}"
+    return question
+
+
+def spelled_out(question: str) -> str:
+    """Chat spellings of common words written out ("wen is it" → "when is it"): the story never
+    uses them, so unexpanded they miss retrieval and count as words the story lacks."""
+    return _CHAT_WORD.sub(lambda m: _CHAT_SPELLINGS[m.group(0).lower()], question)
+
+
+def subject_words(question: str) -> str:
+    """A question without its question words and punctuation: what it is about."""
+    words = re.findall(r"[\w'’-]+", question)
+    return " ".join(w for w in words if w.lower() not in _QUESTION_WORDS)
 
 
 def as_request(value: AnswerRequest | str | dict[str, Any]) -> AnswerRequest:

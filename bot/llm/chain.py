@@ -22,7 +22,8 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils.json import parse_partial_json
 
-from bot.answering.chain import NOT_IN_STORY, ExtractiveAnswerer, verify_citations
+from bot.answering.answerer import NOT_IN_STORY, Answerer
+from bot.answering.chain import verify_citations
 from bot.answering.data import Answer, Turn
 from bot.answering.questions import AnswerRequest, as_request, clean_question, standalone_query
 from bot.errors import QuestionError
@@ -58,7 +59,7 @@ class LLMAnswerer:
     def __init__(
         self,
         model: TimedChatModel,
-        fallback: ExtractiveAnswerer,
+        fallback: Answerer,
         document_text: DocumentText,
         timeout: float,
         pool: WorkerPool,
@@ -70,7 +71,7 @@ class LLMAnswerer:
         self.pool = pool
 
     def answer(self, question: str, retrieval: Retrieval, deadline: Deadline | None = None) -> Answer:
-        """Same contract as :meth:`ExtractiveAnswerer.answer`, never slower than the deadline."""
+        """Same contract as :meth:`bot.answering.answerer.Answerer.answer`, never slower than the deadline."""
         deadline = deadline or Deadline.after(self.timeout)
         if not retrieval.passages:
             return self.fallback.answer(question, retrieval)
@@ -314,7 +315,7 @@ def _condensed_question(text: str, max_chars: int) -> str | None:
 
 def build_llm_answer_chain(
     retriever: HybridRetriever,
-    extractive: ExtractiveAnswerer,
+    extractive: Answerer,
     document_text: DocumentText,
     settings: Settings,
     model: TimedChatModel,
