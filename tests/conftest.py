@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from bot.llm.model import chat_model_from_settings  # noqa: E402
 from bot.service import StoryService  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
 from index.embeddings import MiniLMEmbeddings, shared_embeddings  # noqa: E402
+from index.loaders import LoadedDocument  # noqa: E402
+from tests.postgres_server import PostgresServer, PostgresUnavailable, running_postgres  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +62,37 @@ def make_service(embeddings: MiniLMEmbeddings, tmp_path: Path) -> Callable[..., 
 
 
 @pytest.fixture
-def service(make_service: Callable[..., StoryService]) -> StoryService:
-    """A service whose default collection holds the bundled seed story."""
-    built = make_service()
-    built.ensure_corpus()
-    return built
+def make_story_service(make_service: Callable[..., StoryService]) -> Callable[..., StoryService]:
+    """Build a service (as ``make_service`` does) whose default collection holds just the given
+    documents: small stories written for the test, whose facts any sensible answerer finds in the
+    same sentence. Only tests/test_seed_story.py answers from the bundled seed story."""
+
+    def build(*documents: LoadedDocument, **overrides: Any) -> StoryService:
+        built = make_service(**overrides)
+        for document in documents:
+            built.index_document(document)
+        return built
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session, started by the tests themselves (skipped, with
+    the reason, where PostgreSQL is not installed)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(running_postgres())
+        except PostgresUnavailable as error:
+            pytest.skip(f"PostgreSQL unavailable: {error}")
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the session's server, dropped after the test."""
+    name = postgres_server.create_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop_database(name)

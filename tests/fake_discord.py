@@ -12,12 +12,16 @@ It enforces the rules a bot most often breaks, answering as Discord does:
 * a second acknowledgement of one interaction: 400, code 40060;
 * content over 2000 characters, embeds over their limits (title 256, description 4096,
   25 fields of 256/1024, footer 2048, 6000 in total), too many or malformed components,
-  thread names over 100, autocomplete over 25 choices: 400, code 50035;
-* an empty message: 400, code 50006; unknown channels, messages and webhooks: 404.
+  thread names over 100, autocomplete over 25 choices, modals outside their limits (title 45,
+  1..5 text inputs with labels of 45, lengths up to 4000): 400, code 50035;
+* an empty message: 400, code 50006; unknown channels, messages and webhooks: 404;
+* a reply to a message in another channel: 400, code 50035; a click on someone else's
+  ephemeral message or on a disabled control is impossible (the test helper refuses it).
 
 Everything the bot sends is recorded (messages, rejections, pings that Discord would deliver
-given the message's ``allowed_mentions``, heartbeats), and tests drive users' actions: slash
-commands, button clicks, autocomplete, messages that mention the bot, guilds joining.
+given the message's ``allowed_mentions``, heartbeats, reactions), and tests drive users' actions:
+slash commands, button clicks, menu choices, modal submits, autocomplete, messages that mention the bot or reply
+to a message, guilds joining. Members may have nicknames, as display names.
 
 Test helpers are coroutines that can be awaited from any event loop (they run on the fake's own
 loop); world-building helpers that touch no connection (users, attachments) are plain methods.
@@ -35,11 +39,11 @@ import secrets
 import threading
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import yarl
 from aiohttp import WSMsgType, web
@@ -71,22 +75,30 @@ MEMBER = (
     | SEND_MESSAGES_IN_THREADS
 )
 ADMIN = MEMBER | MANAGE_GUILD
+ADMINISTRATOR = 1 << 3
 MESSAGE_CONTENT_INTENT = 1 << 15
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 
 # Interaction and callback types.
-APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 2, 3, 4
+APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE_RESULT = 4, 5, 6, 7, 8
+MODAL = 9
 ALLOWED_CALLBACKS = {
-    APPLICATION_COMMAND: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, 9},
-    MESSAGE_COMPONENT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, 9},
+    APPLICATION_COMMAND: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL},
+    MESSAGE_COMPONENT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, MODAL},
     AUTOCOMPLETE: {AUTOCOMPLETE_RESULT},
+    # A modal's submit may not open another modal; from a component's modal, it may update the message.
+    MODAL_SUBMIT: {CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE},
 }
 
 # Channel types.
 GUILD_TEXT, DM, PUBLIC_THREAD = 0, 1, 11
+
+# Component types.
+ACTION_ROW, BUTTON, SELECT_MENU, TEXT_INPUT, LABEL = 1, 2, 3, 4, 18
+TEXT_STYLES = {1, 2}  # short, paragraph
 
 
 def iso_now() -> str:
@@ -114,12 +126,13 @@ class FakeUser:
     id: int
     name: str
     bot: bool = False
+    global_name: str | None = None  # the display name chosen for the account, if any
 
     def payload(self) -> dict[str, Any]:
         return {
             "id": str(self.id),
             "username": self.name,
-            "global_name": self.name,
+            "global_name": self.global_name,
             "discriminator": "0",
             "avatar": None,
             "bot": self.bot,
@@ -211,6 +224,30 @@ class FakeChannel:
 
 
 @dataclass
+class FakeRole:
+    """A server role other than @everyone (``managed``: a bot's or integration's own role)."""
+
+    id: int
+    name: str
+    managed: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "permissions": str(MEMBER),
+            "position": 1,
+            "color": 0,
+            "hoist": False,
+            "managed": self.managed,
+            "mentionable": False,
+            "icon": None,
+            "unicode_emoji": None,
+            "flags": 0,
+        }
+
+
+@dataclass
 class FakeGuild:
     id: int
     name: str
@@ -219,6 +256,15 @@ class FakeGuild:
     channels: list[FakeChannel]
     apps: set[int]
     threads: list[FakeChannel] = field(default_factory=list)
+    nicks: dict[int, str] = field(default_factory=dict)  # server nicknames, shown as display names
+    roles: list[FakeRole] = field(default_factory=list)
+    member_roles: dict[int, set[int]] = field(default_factory=dict)  # user id -> role ids
+    # Commands an admin opened to every member in Server Settings -> Integrations, overriding
+    # the permissions they declare by default.
+    opened_commands: set[str] = field(default_factory=set)
+
+    def member(self, user: FakeUser, permissions: int | None = None) -> dict[str, Any]:
+        return member_payload(user, permissions, self.nicks.get(user.id), self.member_roles.get(user.id, ()))
 
     @property
     def general(self) -> FakeChannel:
@@ -269,14 +315,14 @@ class FakeGuild:
             "vanity_url_code": None,
             "application_id": None,
             "features": [],
-            "roles": [self.everyone_role()],
+            "roles": [self.everyone_role(), *(role.payload() for role in self.roles)],
             "emojis": [],
             "stickers": [],
             "joined_at": iso_now(),
             "large": False,
             "member_count": len(self.members),
             "max_members": 500000,
-            "members": [member_payload(user) for user in self.members.values()],
+            "members": [self.member(user) for user in self.members.values()],
             "channels": [c.payload() for c in self.channels],
             "threads": [t.payload() for t in self.threads],
             "voice_states": [],
@@ -290,11 +336,13 @@ class FakeGuild:
         return data
 
 
-def member_payload(user: FakeUser, permissions: int | None = None) -> dict[str, Any]:
+def member_payload(
+    user: FakeUser, permissions: int | None = None, nick: str | None = None, roles: Iterable[int] = ()
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "user": user.payload(),
-        "roles": [],
-        "nick": None,
+        "roles": [str(role) for role in sorted(roles)],
+        "nick": nick,
         "avatar": None,
         "joined_at": iso_now(),
         "premium_since": None,
@@ -350,6 +398,7 @@ class FakeMessage:
     reference: int | None = None
     created: str = field(default_factory=iso_now)
     edited: str | None = None
+    reactions: list[tuple[str, int]] = field(default_factory=list)  # (emoji, id of who reacted)
 
     @property
     def ephemeral(self) -> bool:
@@ -390,7 +439,12 @@ class FakeMessage:
     # --- helpers for assertions ---
 
     def buttons(self) -> list[dict[str, Any]]:
+        """Every component (buttons and menus) of every row."""
         return [c for row in self.components for c in row.get("components", [])]
+
+    def menu(self) -> dict[str, Any] | None:
+        """The (first) select menu, if the message has one."""
+        return next((c for c in self.buttons() if c.get("type") == SELECT_MENU), None)
 
     def custom_id(self, label_or_emoji: str) -> str:
         """The custom id of the (first) button whose label or emoji contains the text."""
@@ -409,6 +463,10 @@ class FakeMessage:
             parts += [f"{f.get('name', '')}\n{f.get('value', '')}" for f in embed.get("fields", [])]
             parts.append((embed.get("footer") or {}).get("text", ""))
         return "\n".join(p for p in parts if p)
+
+
+class CommandNotOffered(AssertionError):
+    """A test ran a command Discord would not show the member (its default permissions)."""
 
 
 @dataclass
@@ -461,6 +519,13 @@ class FakeInteraction:
     @property
     def callback_type(self) -> int | None:
         return int(self.callbacks[0]["type"]) if self.callbacks else None
+
+    @property
+    def modal(self) -> dict[str, Any] | None:
+        """The modal the bot answered with (callback type 9), as sent."""
+        if self.callback_type != MODAL:
+            return None
+        return dict(self.callbacks[0].get("data") or {})
 
     @property
     def ack_latency(self) -> float | None:
@@ -516,10 +581,14 @@ def component_problems(rows: list[dict[str, Any]]) -> list[str]:
     seen: set[str] = set()
     for i, row in enumerate(rows):
         items = row.get("components") or []
-        if row.get("type") != 1 or not 1 <= len(items) <= 5:
+        if row.get("type") != ACTION_ROW or not 1 <= len(items) <= 5:
             problems.append(f"components[{i}]: an action row holds 1..5 components")
+        if any(item.get("type") == SELECT_MENU for item in items) and len(items) != 1:
+            problems.append(f"components[{i}]: a select menu fills its action row alone")
         for item in items:
             custom_id = item.get("custom_id")
+            if item.get("type") == SELECT_MENU:
+                problems += select_problems(i, item)
             if item.get("type") == 2 and item.get("style") != 5:
                 if not custom_id or len(custom_id) > 100:
                     problems.append(f"components[{i}]: custom_id must be 1..100 characters")
@@ -531,6 +600,26 @@ def component_problems(rows: list[dict[str, Any]]) -> list[str]:
                 problems.append(f"components: duplicate custom_id {custom_id!r}")
             if custom_id:
                 seen.add(custom_id)
+    return problems
+
+
+def select_problems(row: int, menu: dict[str, Any]) -> list[str]:
+    """A string select: 1..25 options with unique values, texts within 100 characters."""
+    where = f"components[{row}].select"
+    options = menu.get("options") or []
+    problems = [] if 1 <= len(options) <= 25 else [f"{where}: {len(options)} options not in 1..25"]
+    if not 1 <= len(menu.get("custom_id") or "") <= 100:
+        problems.append(f"{where}: custom_id must be 1..100 characters")
+    if len(menu.get("placeholder") or "") > 150:
+        problems.append(f"{where}: placeholder over 150 characters")
+    for option in options:
+        for key in ("label", "value"):
+            if not 1 <= len(option.get(key) or "") <= 100:
+                problems.append(f"{where}: option {key} length not in 1..100")
+        if len(option.get("description") or "") > 100:
+            problems.append(f"{where}: option description over 100 characters")
+    if len({option.get("value") for option in options}) != len(options):
+        problems.append(f"{where}: duplicate option values")
     return problems
 
 
@@ -547,6 +636,56 @@ def message_problems(data: dict[str, Any]) -> list[str]:
         for kind in ("users", "roles"):
             if kind in parse and allowed.get(kind):
                 problems.append(f"allowed_mentions: parse {kind!r} and a {kind} list are mutually exclusive")
+    return problems
+
+
+def modal_text_inputs(modal: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """A modal's text inputs, each with its label: in action rows (the label on the input) or
+    in label components (Discord's newer layout)."""
+    found: list[tuple[dict[str, Any], str]] = []
+    for row in modal.get("components") or []:
+        if row.get("type") == LABEL:
+            inner = row.get("component") or {}
+            found += [(inner, str(row.get("label") or ""))] if inner.get("type") == TEXT_INPUT else []
+        else:
+            found += [(item, str(item.get("label") or "")) for item in row.get("components") or []]
+    return found
+
+
+def modal_problems(modal: dict[str, Any]) -> list[str]:
+    """A modal: a title of 1..45, a custom id, 1..5 rows each holding one text input within its limits."""
+    problems: list[str] = []
+    if not 1 <= len(modal.get("title") or "") <= 45:
+        problems.append(f"modal title length {len(modal.get('title') or '')} not in 1..45")
+    if not 1 <= len(modal.get("custom_id") or "") <= 100:
+        problems.append("modal custom_id must be 1..100 characters")
+    rows = modal.get("components") or []
+    if not 1 <= len(rows) <= 5:
+        problems.append(f"modal: {len(rows)} components not in 1..5")
+    for row in rows:
+        if row.get("type") == ACTION_ROW and len(row.get("components") or []) != 1:
+            problems.append("modal: an action row holds exactly one text input")
+    for item, label in modal_text_inputs(modal):
+        problems += text_input_problems(item, label)
+    return problems
+
+
+def text_input_problems(item: dict[str, Any], label: str) -> list[str]:
+    where = f"text input {item.get('custom_id')!r}"
+    problems = [] if item.get("type") == TEXT_INPUT else [f"{where}: type {item.get('type')} is not a text input"]
+    if item.get("style") not in TEXT_STYLES:
+        problems.append(f"{where}: style {item.get('style')} is not 1 or 2")
+    if not 1 <= len(item.get("custom_id") or "") <= 100:
+        problems.append(f"{where}: custom_id must be 1..100 characters")
+    if not 1 <= len(label) <= 45:
+        problems.append(f"{where}: label length {len(label)} not in 1..45")
+    if len(item.get("placeholder") or "") > 100:
+        problems.append(f"{where}: placeholder over 100 characters")
+    low, high = item.get("min_length", 0), item.get("max_length", 4000)
+    if not (0 <= low <= 4000 and 1 <= high <= 4000 and low <= high):
+        problems.append(f"{where}: lengths {low}..{high} outside 0..4000")
+    if len(item.get("value") or "") > high:
+        problems.append(f"{where}: pre-filled value over max_length")
     return problems
 
 
@@ -789,20 +928,58 @@ class FakeDiscord:
         members: tuple[FakeUser, ...] = (),
         apps: tuple[FakeApp, ...] = (),
         guild_id: int | None = None,
+        nicknames: dict[int, str] | None = None,
     ) -> FakeGuild:
-        """A guild the bot(s) join now: sends GUILD_CREATE to their connected shards."""
+        """A guild the bot(s) join now: sends GUILD_CREATE to their connected shards.
+        ``nicknames`` maps user ids to server nicknames (their display names there)."""
         gid = guild_id or self.ids.next()
         owner = members[0] if members else self.new_user(f"{name}-owner")
         joined = apps or (self.app,)
         people = {u.id: u for u in (owner, *members, *(a.user for a in joined))}
         general = FakeChannel(self.ids.next(), "general", GUILD_TEXT, gid)
-        guild = FakeGuild(gid, name, owner, people, [general], {a.id for a in joined})
+        guild = FakeGuild(gid, name, owner, people, [general], {a.id for a in joined}, nicks=dict(nicknames or {}))
         self.guilds[gid] = guild
         self.channels[general.id] = general
         for conn in self._connections_for(gid):
             await conn.dispatch("GUILD_CREATE", guild.payload())
         await self._notify()
         return guild
+
+    @on_fake_loop
+    async def add_role(
+        self, guild: FakeGuild, name: str, *, members: tuple[FakeUser, ...] = (), managed: bool = False
+    ) -> FakeRole:
+        """A role created in a guild now (GUILD_ROLE_CREATE), given to ``members``."""
+        role = FakeRole(self.ids.next(), name, managed)
+        guild.roles.append(role)
+        for user in members:
+            guild.member_roles.setdefault(user.id, set()).add(role.id)
+        for conn in self._connections_for(guild.id):
+            await conn.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.payload()})
+        await self._notify()
+        return role
+
+    @on_fake_loop
+    async def add_channel(self, guild: FakeGuild, name: str) -> FakeChannel:
+        """A text channel created in a guild now (CHANNEL_CREATE)."""
+        channel = FakeChannel(self.ids.next(), name, GUILD_TEXT, guild.id)
+        guild.channels.append(channel)
+        self.channels[channel.id] = channel
+        for conn in self._connections_for(guild.id):
+            await conn.dispatch("CHANNEL_CREATE", channel.payload())
+        await self._notify()
+        return channel
+
+    def offered(self, app: FakeApp, command: str, guild: FakeGuild | None, permissions: int) -> bool:
+        """Whether Discord offers a command to a member: it declares no default permissions, the
+        member has them (or is an administrator), or an admin opened it in Integrations."""
+        name = command.split()[0]
+        registered, _ = self._commands_for(app, guild)
+        schema = next((c for c in registered if c["name"] == name), None)
+        required = int((schema or {}).get("default_member_permissions") or 0)
+        if guild is None or not required or permissions & ADMINISTRATOR:
+            return True
+        return permissions & required == required or name in guild.opened_commands
 
     @on_fake_loop
     async def slash(
@@ -817,8 +994,11 @@ class FakeDiscord:
         **options: Any,
     ) -> FakeInteraction:
         """A user runs ``/command`` (``"docs add"`` for a subcommand) with the given options,
-        typed as the bot registered them."""
+        typed as the bot registered them. As on Discord, a member can't run a command whose
+        default permissions they lack unless an admin opened it (:class:`CommandNotOffered`)."""
         app = app or self.app
+        if not self.offered(app, command, guild, permissions):
+            raise CommandNotOffered(f"Discord does not offer /{command} to this member")
         data, _ = self._command_data(app, command, guild, options)
         return await self._interact(APPLICATION_COMMAND, data, app, user, guild, channel, permissions)
 
@@ -835,6 +1015,8 @@ class FakeDiscord:
         app: FakeApp | None = None,
     ) -> FakeInteraction:
         app = app or self.app
+        if not self.offered(app, command, guild, permissions):
+            raise CommandNotOffered(f"Discord does not offer /{command} to this member")
         data, leaf = self._command_data(app, command, guild, {focused: current})
         for option in leaf["options"]:
             if option["name"] == focused:
@@ -852,29 +1034,106 @@ class FakeDiscord:
         app: FakeApp | None = None,
     ) -> FakeInteraction:
         """A user clicks a button of a message (its current version)."""
+        data = {"custom_id": custom_id, "component_type": BUTTON}
+        return await self._use_component(message, data, user, permissions, app)
+
+    @on_fake_loop
+    async def select(
+        self,
+        message: FakeMessage,
+        custom_id: str,
+        values: list[str],
+        *,
+        user: FakeUser,
+        permissions: int = MEMBER,
+        app: FakeApp | None = None,
+    ) -> FakeInteraction:
+        """A user picks options of a select menu of a message (its current version)."""
+        menu = next((c for c in self.messages[message.id].buttons() if c.get("custom_id") == custom_id), None)
+        assert menu is not None, f"no component {custom_id!r}"
+        assert menu.get("type") == SELECT_MENU, f"{custom_id!r} is not a select menu"
+        offered = {option["value"] for option in menu.get("options", [])}
+        assert set(values) <= offered, f"{values} are not options of {custom_id!r}"
+        data = {"custom_id": custom_id, "component_type": SELECT_MENU, "values": values}
+        return await self._use_component(message, data, user, permissions, app)
+
+    @on_fake_loop
+    async def submit_modal(
+        self, interaction: FakeInteraction, values: dict[str, str], *, permissions: int = MEMBER
+    ) -> FakeInteraction:
+        """The user who was shown a modal (once it is shown) fills it in (text input custom id →
+        text) and submits it; as Discord's client does, it refuses a value outside the input's
+        lengths or a required input left empty."""
+        modal = await self.wait_for(lambda: interaction.modal, what=f"a modal for interaction {interaction.id}")
+        inputs = {str(item["custom_id"]): item for item, _ in modal_text_inputs(modal)}
+        assert set(values) <= set(inputs), f"{sorted(values)} are not inputs of the modal ({sorted(inputs)})"
+        for custom_id, item in inputs.items():
+            text = values.get(custom_id, "")
+            if item.get("required", True):
+                assert text, f"{custom_id!r} is required"
+            if text:
+                assert item.get("min_length", 0) <= len(text) <= item.get("max_length", 4000), f"{custom_id!r} length"
+        rows = [
+            {"type": ACTION_ROW, "components": [{"type": TEXT_INPUT, "custom_id": cid, "value": values.get(cid, "")}]}
+            for cid in inputs
+        ]
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        guild = self.guilds.get(interaction.guild_id) if interaction.guild_id else None
+        channel = self.channels[interaction.channel_id]
+        message = self.messages.get(interaction.message_id) if interaction.message_id else None
+        return await self._interact(
+            MODAL_SUBMIT, data, interaction.app, interaction.user, guild, channel, permissions, message
+        )
+
+    async def modal(self, interaction: FakeInteraction, within: float = 60.0) -> dict[str, Any]:
+        """The modal a command or click was answered with, once it arrives."""
+        return await self.wait_for(lambda: interaction.modal, within, f"a modal for interaction {interaction.id}")
+
+    async def _use_component(
+        self, message: FakeMessage, data: dict[str, Any], user: FakeUser, permissions: int, app: FakeApp | None
+    ) -> FakeInteraction:
         current = self.messages[message.id]
-        button = next((b for b in current.buttons() if b.get("custom_id") == custom_id), None)
-        assert button is not None, f"message {message.id} has no button {custom_id!r}"
-        assert not button.get("disabled"), f"button {custom_id!r} is disabled"
+        custom_id = data["custom_id"]
+        component = next((b for b in current.buttons() if b.get("custom_id") == custom_id), None)
+        assert component is not None, f"message {message.id} has no component {custom_id!r}"
+        assert not component.get("disabled"), f"component {custom_id!r} is disabled"
+        if current.ephemeral:
+            viewer = self.interactions[current.interaction_id].user if current.interaction_id else None
+            assert viewer is user, "an ephemeral message is seen (and clicked) only by the user it was sent to"
         guild = self.guilds.get(current.guild_id) if current.guild_id else None
         channel = self.channels[current.channel_id]
-        data = {"custom_id": custom_id, "component_type": 2}
         app = app or self.app
         return await self._interact(MESSAGE_COMPONENT, data, app, user, guild, channel, permissions, current)
 
     @on_fake_loop
     async def say(
-        self, channel: FakeChannel, author: FakeUser, content: str, *, mentions: tuple[FakeUser, ...] = ()
+        self,
+        channel: FakeChannel,
+        author: FakeUser,
+        content: str,
+        *,
+        mentions: tuple[FakeUser, ...] = (),
+        reply_to: FakeMessage | None = None,
+        ping_reply: bool = True,
     ) -> FakeMessage:
-        """A user posts a message; every bot in the guild (or the DM) receives MESSAGE_CREATE."""
+        """A user posts a message; every bot in the guild (or the DM) receives MESSAGE_CREATE.
+
+        ``reply_to`` makes it a Discord reply, which (with ``ping_reply``, the client's default)
+        also mentions the replied-to author, as Discord does."""
+        mentioned = list(mentions)
+        if reply_to is not None:
+            assert reply_to.channel_id == channel.id, "a reply is in the channel of the message it replies to"
+            if ping_reply and reply_to.author not in mentioned and reply_to.author is not author:
+                mentioned.append(reply_to.author)
         message = FakeMessage(
             self.ids.next(),
             channel.id,
             channel.guild_id,
             author,
             content,
-            mentions=list(mentions),
+            mentions=mentioned,
             mention_everyone="@everyone" in content or "@here" in content,
+            reference=None if reply_to is None else reply_to.id,
         )
         self.messages[message.id] = message
         await self._broadcast_message(message)
@@ -1026,6 +1285,13 @@ class FakeDiscord:
             if isinstance(value, FakeAttachment):
                 resolved.setdefault("attachments", {})[str(value.id)] = value.payload()
                 value = str(value.id)
+            elif isinstance(value, FakeRole):
+                resolved.setdefault("roles", {})[str(value.id)] = value.payload()
+                value = str(value.id)
+            elif isinstance(value, FakeChannel):
+                channel = {k: v for k, v in value.payload().items() if k in ("id", "name", "type", "parent_id")}
+                resolved.setdefault("channels", {})[str(value.id)] = {**channel, "permissions": str(ADMIN)}
+                value = str(value.id)
             leaf["options"].append({"name": key, "type": option["type"], "value": value})
         if resolved:
             data["resolved"] = resolved
@@ -1070,7 +1336,7 @@ class FakeDiscord:
                 "guild_id": str(guild.id),
                 "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
                 "guild_locale": "en-US",
-                "member": member_payload(user, permissions),
+                "member": guild.member(user, permissions),
             }
         else:
             payload["user"] = user.payload()
@@ -1092,11 +1358,24 @@ class FakeDiscord:
             c for c in self.connections if c.ready and c.app is not None and c.app.id in apps and c.serves(guild_id)
         ]
 
-    async def _broadcast_message(self, message: FakeMessage) -> None:
+    def message_payload(self, message: FakeMessage) -> dict[str, Any]:
+        """A message as Discord delivers it: in a guild, its author's and mentioned users' member
+        data (nicknames); for a reply, the message it replies to."""
         payload = message.payload()
         guild = self.guilds.get(message.guild_id) if message.guild_id else None
         if guild is not None:
-            payload["member"] = {k: v for k, v in member_payload(message.author).items() if k != "user"}
+            payload["member"] = {k: v for k, v in guild.member(message.author).items() if k != "user"}
+            payload["mentions"] = [
+                {**user.payload(), "member": {k: v for k, v in guild.member(user).items() if k != "user"}}
+                for user in message.mentions
+            ]
+        referenced = self.messages.get(message.reference) if message.reference else None
+        if referenced is not None:
+            payload["referenced_message"] = referenced.payload()
+        return payload
+
+    async def _broadcast_message(self, message: FakeMessage) -> None:
+        payload = self.message_payload(message)
         channel = self.channels.get(message.channel_id)
         dm_app = self.apps.get(channel.app_id) if channel is not None and channel.app_id else None
         for conn in self._connections_for(message.guild_id, dm_app):
@@ -1127,6 +1406,8 @@ class FakeDiscord:
             web.delete(API + "/webhooks/{app}/{token}/messages/{mid}", self._delete_webhook_message),
             web.post(API + "/channels/{cid}/messages", self._post_message),
             web.patch(API + "/channels/{cid}/messages/{mid}", self._patch_message),
+            web.delete(API + "/channels/{cid}/messages/{mid}", self._delete_message),
+            web.put(API + "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._put_reaction),
             web.post(API + "/channels/{cid}/messages/{mid}/threads", self._post_thread),
             web.post(API + "/channels/{cid}/typing", self._post_typing),
             web.get("/attachments/{aid}/{name:[^/]+}", self._get_attachment),
@@ -1313,6 +1594,8 @@ class FakeDiscord:
             return ["empty"]
         if kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE):
             return message_problems(data)
+        if kind == MODAL:
+            return modal_problems(data)
         if kind == AUTOCOMPLETE_RESULT:
             choices = data.get("choices") or []
             problems = [f"{len(choices)} choices > 25"] if len(choices) > 25 else []
@@ -1345,6 +1628,8 @@ class FakeDiscord:
             return message
         if kind == AUTOCOMPLETE_RESULT:
             record.choices = list(data.get("choices") or [])
+            record.answered_at = time.monotonic()
+        if kind == MODAL:
             record.answered_at = time.monotonic()
         return None
 
@@ -1460,13 +1745,15 @@ class FakeDiscord:
         reference = (data.get("message_reference") or {}).get("message_id")
         if reference is not None and int(reference) not in self.messages:
             problems.append("message_reference: unknown message")
+        elif reference is not None and self.messages[int(reference)].channel_id != cid:
+            problems.append("message_reference: a reply must be in the channel of the message it replies to")
         if problems:
             return await self._reject(request, 400, 50035, "Invalid Form Body", problems)
         self._record(request, data)
         message = self._new_bot_message(app, cid, data)
         await self._broadcast_message(message)  # bots receive their own messages, as on Discord
         await self._notify()
-        return self._json(message.payload())
+        return self._json(self.message_payload(message))
 
     async def _patch_message(self, request: web.Request) -> web.Response:
         app = self._app_from_auth(request)
@@ -1483,6 +1770,32 @@ class FakeDiscord:
         self._apply_edit(message, data)
         await self._notify()
         return self._json(message.payload())
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        app = self._app_from_auth(request)
+        if app is None:
+            return await self._unauthorized(request)
+        message = self.messages.get(int(request.match_info["mid"]))
+        if message is None or message.channel_id != int(request.match_info["cid"]) or message.author.id != app.user.id:
+            return await self._reject(request, 404, 10008, "Unknown Message")
+        del self.messages[message.id]
+        await self._notify()
+        return web.Response(status=204)
+
+    async def _put_reaction(self, request: web.Request) -> web.Response:
+        app = self._app_from_auth(request)
+        if app is None:
+            return await self._unauthorized(request)
+        message = self.messages.get(int(request.match_info["mid"]))
+        if message is None or message.channel_id != int(request.match_info["cid"]):
+            return await self._reject(request, 404, 10008, "Unknown Message")
+        emoji = unquote(request.match_info["emoji"])
+        if not emoji:
+            return await self._reject(request, 400, 10014, "Unknown Emoji")
+        if (emoji, app.user.id) not in message.reactions:
+            message.reactions.append((emoji, app.user.id))
+        await self._notify()
+        return web.Response(status=204)
 
     async def _post_thread(self, request: web.Request) -> web.Response:
         app = self._app_from_auth(request)
@@ -1622,3 +1935,40 @@ def check_discord_rules(fake: FakeDiscord, rejections: int = 0, sent: int = 0) -
         assert allowed is not None, f"{route} sent without allowed_mentions"
         assert allowed.get("parse") == [], f"{route} lets Discord parse mentions: {allowed}"
         assert not any(allowed.get(key) for key in ("users", "roles", "replied_user")), route
+
+
+async def eventually(condition: Callable[[], T | None], what: str, within: float = 60.0) -> T:
+    """Poll a condition outside the fake (say, the bot's database, written just after a message
+    is sent) until it holds; fails only if it never does. Tests wait for states, never durations."""
+    deadline = time.monotonic() + within
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+# --- reading what the bot sent ------------------------------------------------------------------
+
+
+def description(message: FakeMessage) -> str:
+    """The text of a message's embed descriptions: where a bot puts the body of what it shows, so
+    most assertions read just this (FakeMessage.text also has titles, fields and footers)."""
+    return "".join(embed.get("description", "") for embed in message.embeds)
+
+
+def footer(message: FakeMessage) -> str:
+    """The text of a message's embed footers: where a bot puts sources and page numbers."""
+    return "".join((embed.get("footer") or {}).get("text", "") for embed in message.embeds)
+
+
+def edits_of(fake: FakeDiscord, interaction: FakeInteraction) -> list[str]:
+    """The contents the bot gave an interaction's response, edit by edit: the steps a member saw
+    (progress, say), which the response's last state no longer shows."""
+    return [
+        str(data.get("content") or "")
+        for route, data in fake.sent
+        if route.startswith("PATCH") and interaction.token in route and route.endswith("/@original")
+    ]

@@ -9,24 +9,35 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-REAL_QUESTION = "When will Petro meet Trump?"
+from index.loaders import LoadedDocument
+
+# The story the reliability tests index, and the real question hidden among the hostile ones.
+REAL_STORY = LoadedDocument(
+    "cooking-contest.txt",
+    "The Riverside Cooking Contest\n\n"
+    "Chef Marta Olsen will judge the Riverside cooking contest on October 5. "
+    "Twelve home cooks have entered, each with a soup made from autumn vegetables. "
+    "The winner will receive a copper stockpot and a week of lessons at the cookery school.",
+)
+REAL_QUESTION = "When will Marta Olsen judge the contest?"
+REAL_ANSWER = "October 5"
 
 # One entry per kind of trouble; the generator below wraps and combines them.
 SEEDS: dict[str, list[str]] = {
     "empty": ["", " ", "\t", "\n", "\r\n", "   \n\t  ", "\u3000", "\u00a0", "\u2028\u2029", "\u0085"],
     "long": ["a" * 10_000, "When " * 2_000, REAL_QUESTION + " " * 10_000, "🙂" * 3_000, "x" * 1_001, "word " * 199],
-    "zero_width": ["\u200b", "\u200c\u200d", "\ufeff", "When\u200b will\u200b Petro\u200b meet?", "\u2060\u180e"],
+    "zero_width": ["\u200b", "\u200c\u200d", "\ufeff", "When\u200b will\u200b Marta\u200b judge?", "\u2060\u180e"],
     "rtl": [
-        "\u202e?pmurT teem orteP lliw nehW",
-        "\u202bWhen will Petro meet Trump?\u202c",
-        "متى سيلتقي بيترو بترامب؟",
-        "מתי פטרו ייפגש עם טראמפ?",
+        "\u202e?tsetnoc eht egduj neslO atraM lliw nehW",
+        "\u202bWhen will Marta Olsen judge the contest?\u202c",
+        "متى ستحكم مارتا أولسن على المسابقة؟",
+        "מתי מרתה אולסן תשפוט את התחרות?",
         "\u200fRTL mark\u200e",
     ],
-    "emoji": ["🙂", "👨‍👩‍👧‍👦", "🇨🇴🇺🇸", "When will Petro meet Trump? 🤔🔥💯", "\U0001f600" * 50, "⚠️❗️"],
+    "emoji": ["🙂", "👨‍👩‍👧‍👦", "🇨🇴🇺🇸", "When will Marta Olsen judge the contest? 🤔🔥💯", "\U0001f600" * 50, "⚠️❗️"],
     "markdown": [
         "```python\nprint('hi')\n```",
-        "**When** _will_ ~~Petro~~ `meet` Trump?",
+        "**When** _will_ ~~Marta~~ `judge` the contest?",
         "> quoted\n> question?",
         "||spoiler|| when is the meeting?",
         "[click](https://example.com) when?",
@@ -38,14 +49,14 @@ SEEDS: dict[str, list[str]] = {
         "@everyone",
         "@here when is the meeting?",
         "<@&123456789012345678>",
-        "<@123456789012345678> who is Petro?",
+        "<@123456789012345678> who is Marta Olsen?",
         "<@!42> <#42> <:emoji:42> <a:anim:42>",
         "@\u200beveryone",
         "@everyone @here <@&1> <@&2>",
     ],
     "control": [
         "\x00",
-        "When\x00 will\x01 Petro\x02 meet?",
+        "When\x00 will\x01 Marta\x02 judge?",
         "\x07\x08\x0b\x0c",
         "\x1b[31mred\x1b[0m question",
         "\x1b]0;title\x07",
@@ -73,15 +84,15 @@ SEEDS: dict[str, list[str]] = {
     "json_like": ['{"question": 1}', "[]", "null", '"', "\\", '{"question": "When?"', "\\u0000"],
     "unicode": [
         "e\u0301" * 300,
-        "Ｗｈｅｎ ｗｉｌｌ Ｐｅｔｒｏ ｍｅｅｔ？",
+        "Ｗｈｅｎ ｗｉｌｌ Ｍａｒｔａ ｊｕｄｇｅ？",
         "Z̵̡̢̛̗̘̙̜̝̞̟̠̖̗̘̙̜̝̞̟̠a̷l̶g̸o̴",
         "\ue000\uf8ff",
         "\uffff\ufffe\U0010ffff",
         "ǅ ß ﬁ İ ı",
         "\U0001d54e\U0001d559\U0001d556\U0001d55f?",
-        "𝔚𝔥𝔢𝔫 𝔴𝔦𝔩𝔩 𝔓𝔢𝔱𝔯𝔬 𝔪𝔢𝔢𝔱?",
+        "𝔚𝔥𝔢𝔫 𝔴𝔦𝔩𝔩 𝔐𝔞𝔯𝔱𝔞 𝔧𝔲𝔡𝔤𝔢?",
     ],
-    "surrogates": ["\ud800", "When will Petro\udcff meet Trump?", "\udfff\ud800"],
+    "surrogates": ["\ud800", "When will Marta\udcff judge the contest?", "\udfff\ud800"],
     "numbers": ["1e309", "NaN", "-0", "9" * 400, "0x41414141"],
 }
 
@@ -92,7 +103,7 @@ def _variants(seed: str) -> list[str]:
         seed,
         f"{REAL_QUESTION} {seed}",
         f"{seed} {REAL_QUESTION}",
-        f"Who {seed} Trump?",
+        f"Who {seed} Marta?",
         seed * 3,
         seed.upper(),
     ]

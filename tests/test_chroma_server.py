@@ -42,7 +42,10 @@ test_collections_are_separate = store_tests.test_collections_are_separate
 test_keyword_index_sees_changes_made_through_another_store_object = (
     store_tests.test_keyword_index_sees_changes_made_through_another_store_object
 )
-test_meeting_date_is_answered_with_a_verbatim_quote = answer_tests.test_meeting_date_is_answered_with_a_verbatim_quote
+service = answer_tests.service  # the fixture the answer tests use: the festival story alone
+test_the_opening_date_is_answered_with_a_verbatim_quote = (
+    answer_tests.test_the_opening_date_is_answered_with_a_verbatim_quote
+)
 test_questions_the_story_does_not_answer_are_refused = answer_tests.test_questions_the_story_does_not_answer_are_refused
 test_a_follow_up_uses_the_previous_question = answer_tests.test_a_follow_up_uses_the_previous_question
 test_answers_come_from_newly_indexed_documents = answer_tests.test_answers_come_from_newly_indexed_documents
@@ -140,7 +143,7 @@ def _elapsed(action: Callable[[], object]) -> tuple[BaseException, float]:
 def test_an_unreachable_server_is_a_clear_error_within_the_timeout(make_service: Callable[..., StoryService]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     service = make_service(chroma_url=url, chroma_timeout=1.0)
-    error, seconds = _elapsed(lambda: service.ask("When will Petro meet Trump?"))
+    error, seconds = _elapsed(lambda: service.ask("When will Mayor Calloway open the Lantern Festival?"))
     assert str(error).startswith("Cannot reach the Chroma server")
     assert url not in str(error)
     assert error.detail is not None
@@ -195,7 +198,7 @@ def test_the_cli_reports_an_unreachable_server_in_one_line(
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("STORYBOT_CHROMA_URL", url)
     monkeypatch.setenv("STORYBOT_CHROMA_TIMEOUT", "1")
-    code, out, err = cli_tests.run_cli(["ask", "When will Petro meet Trump?"], capsys)
+    code, out, err = cli_tests.run_cli(["ask", "When will the Elm Street bridge reopen?"], capsys)
     assert code == 1
     assert err.startswith("error: Cannot reach the Chroma server")
     assert url not in err
@@ -213,17 +216,18 @@ def test_the_same_service_recovers_when_the_server_comes_back(
     server, and each time it is back the same service object works, with nothing restarted."""
     server = ChromaServer(tmp_path / "restarting-db")
     service = make_service(chroma_url=server.url)
-    question = "When will Petro meet Trump?"
+    question = "When will Mayor Calloway open the Lantern Festival?"
     try:
         _assert_unreachable(service, server.url)
         server.start()
+        service.index_document(answer_tests.FESTIVAL)
         assert service.ask(question).grounded
         server.stop()
         _assert_unreachable(service, server.url)
         server.start()
         assert service.ask(question).grounded
         service.index_document(LoadedDocument("zoo.txt", "The zoo's oldest giraffe, Mabel, turned 31 in March."))
-        assert {s.source for s in service.sources()} == {"petro-trump-meeting.txt", "zoo.txt"}
+        assert {s.source for s in service.sources()} == {answer_tests.FESTIVAL.source, "zoo.txt"}
         assert service.ask("How old did Mabel the giraffe turn?").citations[0].source == "zoo.txt"
     finally:
         server.stop()
@@ -232,7 +236,7 @@ def test_the_same_service_recovers_when_the_server_comes_back(
 def _assert_unreachable(service: StoryService, url: str) -> None:
     """Every kind of operation fails with the same clear message while the server is down."""
     operations: list[Callable[[], object]] = [
-        lambda: service.ask("When will Petro meet Trump?"),
+        lambda: service.ask("When will Mayor Calloway open the Lantern Festival?"),
         lambda: service.sources(),
         lambda: service.index_document(LoadedDocument("x.txt", "Some text about nothing in particular.")),
         lambda: service.remove("x.txt"),

@@ -1,4 +1,7 @@
-"""The storybot CLI, run in-process through its real entry point (and once as a real process)."""
+"""The storybot CLI, run in-process through its real entry point (and once as a real process).
+
+Questions are asked about a small story indexed first; what a first run without documents
+answers (the bundled seed story) is tested in tests/test_seed_story.py."""
 
 from __future__ import annotations
 
@@ -11,6 +14,14 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+
+BRIDGE = (
+    "The Elm Street Bridge\n\n"
+    "The Elm Street bridge will reopen to traffic on June 12. "
+    "Chief engineer Rosa Lindqvist announced the reopening to the town council. "
+    "The new deck carries two cycle lanes. "
+    "The repairs took two years and cost four million euros."
+)
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | None = None) -> tuple[int, str, str]:
@@ -28,27 +39,39 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | No
     return int(exited.value.code or 0), captured.out, captured.err
 
 
-def test_ask_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["ask", "--json", "When will Petro meet Trump?"], capsys)
+def index_bridge_story(directory: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """Write the bridge story to ``directory/bridge.txt`` and `storybot index` it into the default
+    collection; returns its path."""
+    path = directory / "bridge.txt"
+    path.write_text(BRIDGE, encoding="utf-8")
+    code, _, err = run_cli(["index", str(path)], capsys)
+    assert code == 0, err
+    return path
+
+
+def test_ask_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = index_bridge_story(tmp_path, capsys)
+    code, out, _ = run_cli(["ask", "--json", "When will the Elm Street bridge reopen?"], capsys)
     assert code == 0
     payload = json.loads(out)
     assert set(payload) >= {"question", "answer", "grounded", "citations", "latency_ms"}
     assert payload["grounded"] is True
-    assert "February 3" in payload["answer"]
+    assert "June 12" in payload["answer"]
     citation = payload["citations"][0]
     assert set(citation) >= {"n", "source", "start", "end", "passage", "score"}
     assert citation["n"] == 1
-    assert citation["source"] == "petro-trump-meeting.txt"
-    story = (Path(__file__).parents[1] / "index" / "data" / "petro-trump-meeting.txt").read_text(encoding="utf-8")
+    assert citation["source"] == "bridge.txt"
+    story = path.read_text(encoding="utf-8")
     assert story.strip()[citation["start"] : citation["end"]] == citation["passage"]
 
 
-def test_ask_human_output_quotes_the_passage(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["ask", "When will Petro meet Trump?"], capsys)
+def test_ask_human_output_quotes_the_passage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index_bridge_story(tmp_path, capsys)
+    code, out, _ = run_cli(["ask", "When will the Elm Street bridge reopen?"], capsys)
     assert code == 0
     assert "[1]" in out
-    assert "petro-trump-meeting.txt" in out
-    assert "February 3" in out
+    assert "bridge.txt" in out
+    assert "June 12" in out
 
 
 def test_index_sources_remove_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,10 +96,11 @@ def test_index_sources_remove_round_trip(tmp_path: Path, capsys: pytest.CaptureF
     assert [row["source"] for row in json.loads(out)] == ["b.md"]
 
 
-def test_jsonl_batch_keeps_going_after_bad_lines(capsys: pytest.CaptureFixture[str]) -> None:
+def test_jsonl_batch_keeps_going_after_bad_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index_bridge_story(tmp_path, capsys)
     lines = [
-        "When will Petro meet Trump?",
-        '{"question": "Who did Petro make the announcement to?"}',
+        "When will the Elm Street bridge reopen?",
+        '{"question": "Who did Rosa Lindqvist announce the reopening to?"}',
         '{"question": ""}',
         '{"not_a_question": 1}',
         "{broken json",
@@ -88,15 +112,21 @@ def test_jsonl_batch_keeps_going_after_bad_lines(capsys: pytest.CaptureFixture[s
     rows = [json.loads(line) for line in out.splitlines()]
     assert [row["line"] for row in rows] == list(range(1, len(lines) + 1))
     assert rows[0]["grounded"]
-    assert "February 3" in rows[0]["answer"]
-    assert "Council of Ministers" in rows[1]["answer"]
+    assert "June 12" in rows[0]["answer"]
+    assert "town council" in rows[1]["answer"]
     assert all("error" in rows[i] for i in (2, 3, 4, 5))
     assert rows[6]["grounded"] is False
 
 
 def test_eval_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    index_bridge_story(tmp_path, capsys)
     rows = [
-        {"id": "a", "question": "When will Petro meet Trump?", "answers": ["February 3"], "unanswerable": False},
+        {
+            "id": "a",
+            "question": "When will the Elm Street bridge reopen?",
+            "answers": ["June 12"],
+            "unanswerable": False,
+        },
         {"id": "b", "question": "What is the GDP of Colombia?", "answers": [], "unanswerable": True},
     ]
     file = tmp_path / "eval.jsonl"

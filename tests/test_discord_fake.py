@@ -19,6 +19,7 @@ import zstandard
 from tests.fake_discord import (
     DEFERRED_CHANNEL_MESSAGE,
     MEMBER,
+    SELECT_MENU,
     FakeDiscord,
     FakeMessage,
     FakeUser,
@@ -193,3 +194,50 @@ def test_pings_are_what_allowed_mentions_lets_through() -> None:
     assert [p.target for p in deliverable_pings(only_user)] == ["5"]
     reply = FakeMessage(1, 1, 1, author, "hi", reference=9, allowed_mentions={"parse": [], "replied_user": False})
     assert deliverable_pings(reply) == []
+
+
+def test_select_menus_follow_discords_limits() -> None:
+    def menu(**changes: Any) -> dict[str, Any]:
+        options = [{"label": f"[{n}] story.txt", "value": str(n), "description": "Quote."} for n in range(1, 8)]
+        select = {"type": SELECT_MENU, "custom_id": "sb:s:1:0", "options": options, **changes}
+        return {"components": [{"type": 1, "components": [select]}]}
+
+    assert message_problems(menu()) == []
+    assert message_problems(menu(options=[{"label": "x", "value": str(n)} for n in range(26)]))
+    assert message_problems(menu(options=[{"label": "x", "value": "1"}, {"label": "y", "value": "1"}]))
+    assert message_problems(menu(options=[{"label": "x" * 101, "value": "1"}]))
+    assert message_problems(menu(options=[{"label": "x", "value": "1", "description": "d" * 101}]))
+    button = {"type": 2, "style": 2, "custom_id": "b", "label": "ok"}
+    crowded = menu()
+    crowded["components"][0]["components"].append(button)
+    assert message_problems(crowded)  # a menu fills its row alone
+
+
+async def test_replies_reactions_and_nicknames_travel_as_on_discord(
+    fake: FakeDiscord, http: aiohttp.ClientSession
+) -> None:
+    gateway = await connect(fake, http)
+    await gateway.event("READY")
+    author, friend = fake.new_user("author"), fake.new_user("friend")
+    guild = await fake.add_guild("replies", members=(author, friend), nicknames={friend.id: "Best Friend"})
+    await gateway.event("GUILD_CREATE")
+    first = await fake.say(guild.general, friend, "hello")
+    await gateway.event("MESSAGE_CREATE")
+    reply = await fake.say(guild.general, author, "hi back", reply_to=first)
+    event = (await gateway.event("MESSAGE_CREATE"))["d"]
+    assert event["message_reference"]["message_id"] == str(first.id)
+    assert event["referenced_message"]["id"] == str(first.id)
+    assert event["mentions"][0]["member"]["nick"] == "Best Friend"  # a reply pings its author by default
+
+    headers = {"Authorization": f"Bot {fake.app.token}"}
+    other = await fake.add_guild("elsewhere")
+    async with http.post(
+        f"{fake.api_url}/channels/{other.general.id}/messages",
+        json={"content": "x", "message_reference": {"message_id": str(reply.id)}},
+        headers=headers,
+    ) as cross:
+        assert cross.status == 400  # a reply stays in its channel
+    url = f"{fake.api_url}/channels/{guild.general.id}/messages/{reply.id}/reactions/%F0%9F%91%8D/@me"
+    async with http.put(url, headers=headers) as reacted:
+        assert reacted.status == 204
+    assert fake.message(reply.id).reactions == [("👍", fake.app.user.id)]

@@ -51,3 +51,15 @@ def test_a_refused_message_content_intent_is_one_clear_error(tmp_path: Path, emb
         run_bot(load_settings(data_dir=str(tmp_path), discord_token=fake.app.token), warm_up=False)
     assert str(raised.value) == MISSING_INTENT
     assert fake.identifies, "the bot got as far as the gateway"
+
+
+def test_a_database_that_cannot_be_used_is_one_clear_error(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=str(tmp_path), discord_token="token", database_url="mysql://bot:hunter2@127.0.0.1/story"
+    )
+    with pytest.raises(StoryBotError) as raised:
+        run_bot(settings)
+    message = str(raised.value)
+    assert message.startswith("Unsupported database 'mysql'")
+    assert "hunter2" not in message
+    assert "\n" not in message

@@ -1,64 +1,63 @@
-"""The pure pieces of the Discord face: feedback, cooldowns, registry, routing, errors, logs."""
+"""The pure pieces of the Discord face: pseudonyms, saved answers, cooldowns, routing, errors, logs."""
 
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from discord import app_commands
 
-from bot.answering.data import Answer, Citation, Turn
-from bot.discord.client import dev_guild_id
-from bot.discord.conversations import Conversations
+from bot.answering.data import Answer, Citation, ShortAnswer, Summary, SummaryLine
+from bot.discord.client import commands_digest, dev_guild_id
 from bot.discord.cooldown import Cooldown, Cooldowns
 from bot.discord.docs_cog import check_upload, source_choices
-from bot.discord.errors import UNEXPECTED, ExpiredMessage, OnCooldown, describe_error
-from bot.discord.feedback import FeedbackStore
-from bot.discord.registry import ShownRegistry, answer_shown
-from bot.discord.routing import MessageRoute, collection_for, route_message, strip_mentions_of, thread_name
+from bot.discord.errors import UNEXPECTED, OnCooldown, describe_error
+from bot.discord.feedback import UserHasher, fleet_salt
+from bot.discord.routing import (
+    MessageFacts,
+    MessageRoute,
+    answering_collection,
+    collection_for,
+    readable_mentions,
+    route_message,
+    strip_mentions_of,
+    thread_name,
+)
+from bot.discord.shown import answer_from_payload, answer_payload, summary_from_payload, summary_payload
+from bot.state import AnswerNotFound, StateError, open_database
 from config import load_settings
 from index.errors import DocumentError, StoryBotError
-from index.store import validate_collection_name
+from index.store import SourceInfo, validate_collection_name
 
-CITATION = Citation(1, "story.txt", 0, 10, "Petro met.")
-
-
-# --- feedback -------------------------------------------------------------------------------
+CITATION = Citation(1, "story.txt", 0, 10, "Mara rows.")
 
 
-def test_feedback_is_appended_as_json_lines_with_a_salted_user_hash(tmp_path: Path) -> None:
-    store = FeedbackStore.in_data_dir(tmp_path)
-    store.record(question="q?", answer="a [1]", citations=[CITATION], vote="up", user_id=42, guild_id=7)
-    store.record(question="q2?", answer="no", citations=[], vote="down", user_id=42, guild_id=None, grounded=False)
-    lines = (tmp_path / "feedback" / "votes.jsonl").read_text(encoding="utf-8").splitlines()
-    first, second = (json.loads(line) for line in lines)
-    assert first["vote"] == "up"
-    assert first["citations"][0]["passage"] == "Petro met."
-    assert first["guild"] == "7"
-    assert second["guild"] is None
-    assert second["grounded"] is False
-    assert first["user"] == second["user"] != "42"
-    assert len(first["user"]) == 32
-    assert first["timestamp"].endswith("+00:00")
-    other_install = FeedbackStore(tmp_path / "elsewhere")
-    assert other_install.hash_user(42) != store.hash_user(42)  # the salt is per installation
-    assert [r.question for r in store.read()] == ["q?", "q2?"]
+# --- pseudonyms ---------------------------------------------------------------------------
 
 
-def test_feedback_survives_concurrent_writers(tmp_path: Path) -> None:
-    store = FeedbackStore.in_data_dir(tmp_path)
+def test_user_hashes_are_keyed_stable_and_do_not_reveal_the_id() -> None:
+    hasher = UserHasher(bytes.fromhex("ab" * 32))
+    assert hasher(42) == hasher(42) != hasher(43)
+    assert len(hasher(42)) == 32
+    assert "42" not in hasher(42)
+    assert UserHasher(bytes.fromhex("cd" * 32))(42) != hasher(42)  # the salt is what makes it
 
-    def vote(i: int) -> None:
-        store.record(question=f"q{i}", answer="a", citations=[], vote="up", user_id=i, guild_id=1)
 
-    threads = [threading.Thread(target=vote, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(r.question for r in store.read()) == sorted(f"q{i}" for i in range(20))
+def test_the_salt_is_shared_through_the_database_and_adopts_the_legacy_file(tmp_path: Path) -> None:
+    with open_database(None, tmp_path / "a") as db:
+        first = fleet_salt(db, tmp_path / "a")
+        assert fleet_salt(db, tmp_path / "a") == first  # every bot of the fleet gets the same
+        assert len(first) == 32
+    legacy = tmp_path / "b" / "feedback" / "user-hash.salt"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("0f" * 32)
+    with open_database(None, tmp_path / "b") as db:
+        assert fleet_salt(db, tmp_path / "b") == bytes.fromhex("0f" * 32)  # pseudonyms survive the upgrade
+    (tmp_path / "c" / "feedback").mkdir(parents=True)
+    (tmp_path / "c" / "feedback" / "user-hash.salt").write_text("not hex")
+    with open_database(None, tmp_path / "c") as db:
+        assert len(fleet_salt(db, tmp_path / "c")) == 32  # an unreadable legacy salt is replaced
 
 
 # --- cooldowns ------------------------------------------------------------------------------
@@ -105,33 +104,33 @@ def test_idle_cooldown_keys_are_forgotten() -> None:
     assert len(cooldown._hits) <= 2
 
 
-# --- registry and conversations -------------------------------------------------------------
+# --- saved answers ---------------------------------------------------------------------------
 
 
-def test_registry_is_bounded_and_keys_fit_in_custom_ids() -> None:
-    registry = ShownRegistry(capacity=3)
-    shown = answer_shown(Answer("q", "a [1]", True, [CITATION]), "guild-1", 1)
-    keys = [registry.put(shown) for _ in range(4)]
-    assert all(len(k) == 16 and int(k, 16) >= 0 for k in keys)
-    assert registry.get(keys[0]) is None
-    assert registry.get(keys[3]) is shown
-    assert shown.citation(1) == CITATION
-    assert shown.citation(2) is None
-    registry.clear()
-    assert len(registry) == 0
+def test_answers_and_summaries_survive_the_round_trip_through_their_payload() -> None:
+    short = ShortAnswer("March 14", "story.txt", 5, 13)
+    answer = Answer(
+        "When?", "March 14 [1]\nMara rows. [1]", True, [CITATION], [CITATION], confidence=0.5, short_answer=short
+    )
+    payload = answer_payload(answer)
+    assert json.loads(json.dumps(payload)) == payload  # plain JSON, as a JSON column stores it
+    again = answer_from_payload(payload)
+    assert (again.question, again.answer, again.citations, again.related, again.short_answer) == (
+        answer.question,
+        answer.answer,
+        answer.citations,
+        answer.related,
+        short,
+    )
+    summary = Summary("key-points", [SummaryLine("Mara rows. [1]", (1,))], [CITATION])
+    assert summary_from_payload(summary_payload(summary)) == summary
 
 
-def test_conversations_keep_the_last_turns_of_recent_threads() -> None:
-    conversations = Conversations(max_turns=2, max_threads=2)
-    conversations.start(1)
-    assert 1 in conversations
-    assert conversations.history(1) == ()
-    for i in range(3):
-        conversations.add(1, Turn(f"q{i}", f"a{i}"))
-    assert conversations.history(1) == (Turn("q1", "a1"), Turn("q2", "a2"))
-    conversations.add(2, Turn("x", "y"))
-    conversations.add(3, Turn("x", "y"))
-    assert 1 not in conversations  # the least recent thread went first
+def test_numpy_scores_are_stored_as_plain_numbers() -> None:
+    import numpy as np
+
+    answer = Answer("q", "a [1]", True, [Citation(1, "s.txt", 0, 1, "a", score=np.float32(0.25))])
+    assert answer_payload(answer)["citations"][0]["score"] == 0.25
 
 
 # --- routing --------------------------------------------------------------------------------
@@ -144,24 +143,55 @@ def test_guild_collections_are_valid_chroma_names_and_dms_use_the_default() -> N
     assert validate_collection_name(name) == name
 
 
+def test_a_server_answers_from_its_own_documents_or_else_the_default_collection() -> None:
+    assert answering_collection("guild-1", has_documents=True) == "guild-1"
+    assert answering_collection("guild-1", has_documents=False) is None  # the sample, never copied in
+    assert answering_collection(None, has_documents=True) is None  # direct messages
+
+
 @pytest.mark.parametrize(
-    ("flags", "route"),
+    ("facts", "route"),
     [
-        ({"from_bot": True, "is_dm": True, "in_thread": False, "own_thread": False, "mentioned": True}, "ignore"),
-        ({"from_bot": False, "is_dm": False, "in_thread": False, "own_thread": False, "mentioned": False}, "ignore"),
-        ({"from_bot": False, "is_dm": False, "in_thread": False, "own_thread": False, "mentioned": True}, "new-thread"),
-        ({"from_bot": False, "is_dm": False, "in_thread": True, "own_thread": True, "mentioned": False}, "follow-up"),
-        ({"from_bot": False, "is_dm": False, "in_thread": True, "own_thread": False, "mentioned": True}, "reply-here"),
-        ({"from_bot": False, "is_dm": False, "in_thread": True, "own_thread": False, "mentioned": False}, "ignore"),
-        ({"from_bot": False, "is_dm": True, "in_thread": False, "own_thread": False, "mentioned": False}, "follow-up"),
+        (MessageFacts(from_bot=True, is_dm=True, mentioned=True), "ignore"),
+        (MessageFacts(from_bot=True, reply_to="answer"), "ignore"),
+        (MessageFacts(from_bot=False), "ignore"),  # channel chatter
+        (MessageFacts(from_bot=False, mentioned=True), "new-thread"),
+        (MessageFacts(from_bot=False, reply_to="answer"), "reply"),  # a reply in a channel
+        (MessageFacts(from_bot=False, reply_to="bot"), "new-thread"),  # to its usage note: like a mention
+        (MessageFacts(from_bot=False, reply_to="other"), "ignore"),
+        (MessageFacts(from_bot=False, is_dm=True), "follow-up"),
+        (MessageFacts(from_bot=False, is_dm=True, reply_to="answer"), "reply"),
+        # its own thread: the starter is answered, others only when they address the bot
+        (MessageFacts(from_bot=False, in_thread=True, own_thread=True, by_starter=True), "follow-up"),
+        (MessageFacts(from_bot=False, in_thread=True, own_thread=True), "ignore"),
+        (MessageFacts(from_bot=False, in_thread=True, own_thread=True, mentioned=True), "follow-up"),
+        (MessageFacts(from_bot=False, in_thread=True, own_thread=True, reply_to="answer"), "reply"),
+        (MessageFacts(from_bot=False, in_thread=True, own_thread=True, by_starter=True, reply_to="other"), "ignore"),
+        (
+            MessageFacts(from_bot=False, in_thread=True, own_thread=True, by_starter=True, mentions_others=True),
+            "ignore",
+        ),
+        # someone else's thread
+        (MessageFacts(from_bot=False, in_thread=True, mentioned=True), "reply-here"),
+        (MessageFacts(from_bot=False, in_thread=True, by_starter=True), "ignore"),
+        (MessageFacts(from_bot=False, in_thread=True, reply_to="answer"), "reply"),
     ],
 )
-def test_route_message(flags: dict[str, bool], route: str) -> None:
-    assert route_message(**flags) is MessageRoute(route)
+def test_route_message(facts: MessageFacts, route: str) -> None:
+    assert route_message(facts) is MessageRoute(route)
+
+
+def test_mentions_read_as_display_names_and_the_bots_own_is_removed() -> None:
+    users = {7: "Ines", 8: "Tomas Brandt"}
+    text = readable_mentions(
+        "<@42> what did <@7> tell <@!8> in <#5> about <@&3>?", 42, users, {3: "Mods"}, {5: "ferry"}
+    )
+    assert text == "what did Ines tell Tomas Brandt in ferry about Mods?"
+    assert readable_mentions("<@99> hi <@42>", 42, {}) == "<@99> hi"  # unknown ones stay for clean_question
 
 
 def test_mentions_are_stripped_and_thread_names_fit() -> None:
-    assert strip_mentions_of("<@42> who is  <@!42> Petro?", 42) == "who is Petro?"
+    assert strip_mentions_of("<@42> who is  <@!42> Mara?", 42) == "who is Mara?"
     assert strip_mentions_of("<@43> hi", 42) == "<@43> hi"
     assert thread_name("x " * 200).endswith("…")
     assert len(thread_name("x " * 200)) <= 100
@@ -180,10 +210,17 @@ def test_uploads_are_checked_for_type_and_size() -> None:
 
 
 def test_source_choices_filter_and_respect_discord_limits() -> None:
-    names = [f"doc-{i}.txt" for i in range(40)] + ["x" * 150 + ".txt"]
-    assert len(source_choices(names, "")) == 25
-    assert [c.value for c in source_choices(names, "DOC-3")] == ["doc-3.txt"] + [f"doc-{i}.txt" for i in range(30, 40)]
-    assert all(len(c.value) <= 100 for c in source_choices(names, "x"))
+    infos = [SourceInfo(f"doc-{i}.txt", 1, 10) for i in range(40)] + [SourceInfo("x" * 150 + ".txt", 1, 10)]
+    assert len(source_choices(infos, "")) == 25
+    assert [c.value for c in source_choices(infos, "DOC-3")] == ["doc-3.txt"] + [f"doc-{i}.txt" for i in range(30, 40)]
+    assert all(len(c.value) <= 100 for c in source_choices(infos, "x"))
+
+
+def test_web_pages_are_offered_by_title_and_chosen_by_name() -> None:
+    page = SourceInfo("news.example-bridge-1a2b3c4d5e.html", 3, 900, "Bridge reopens", "https://news.example/bridge")
+    [choice] = source_choices([page, SourceInfo("notes.txt", 1, 10)], "bridge")
+    assert (choice.name, choice.value) == ("Bridge reopens", page.source)
+    assert [c.value for c in source_choices([page], "news.example/bri")] == [page.source]  # by address too
 
 
 # --- errors and logs ------------------------------------------------------------------------
@@ -196,7 +233,11 @@ def test_user_errors_become_one_friendly_sentence_and_bugs_an_apology() -> None:
     assert describe_error(OnCooldown(0.5)).text.endswith("in 1 second.")
     assert "Manage Server" in describe_error(app_commands.MissingPermissions(["manage_guild"])).text
     assert "in a server" in describe_error(app_commands.NoPrivateMessage()).text
-    assert "too old" in describe_error(ExpiredMessage()).text
+    assert "no longer kept" in describe_error(AnswerNotFound("abc")).text
+    down = describe_error(StateError("Cannot read from the database postgresql://u:***@db/x: refused"))
+    assert not down.unexpected
+    assert "***" not in down.text  # the reason goes to the log, not to the user
+    assert down.detail
     bug = describe_error(ZeroDivisionError("division by zero"))
     assert bug.unexpected
     assert bug.text == UNEXPECTED
@@ -207,3 +248,11 @@ def test_the_dev_guild_must_be_a_server_id() -> None:
     assert dev_guild_id(load_settings(dev_guild=" 1234 ")) == 1234
     with pytest.raises(StoryBotError, match="digits only"):
         dev_guild_id(load_settings(dev_guild="my-server"))
+
+
+def test_the_commands_digest_changes_with_the_definitions_only() -> None:
+    ask = {"name": "ask", "options": [{"name": "question", "max_length": 1000}]}
+    help_ = {"name": "help", "options": []}
+    assert commands_digest([ask, help_]) == commands_digest([help_, dict(reversed(ask.items()))])
+    longer = {"name": "ask", "options": [{"name": "question", "max_length": 2000}]}
+    assert commands_digest([longer, help_]) != commands_digest([ask, help_])

@@ -11,7 +11,6 @@ traceback shown and no error logged. Assertions are on what the fake saw, never 
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,23 +20,22 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.discord.client import StoryBot, build_bot
+from bot.discord.chitchat import is_chit_chat
+from bot.discord.client import StoryBot
 from bot.discord.errors import UNEXPECTED
-from bot.service import StoryService
-from config import Settings, load_settings
 from index.embeddings import MiniLMEmbeddings
+from tests.discord_harness import BotWorld, bot_on_fake_discord, discord_rules_kept
 from tests.fake_discord import (
     ADMIN,
     CHANNEL_MESSAGE,
     DEFERRED_CHANNEL_MESSAGE,
-    FakeDiscord,
     FakeGuild,
     FakeInteraction,
     FakeMessage,
     FakeUser,
-    check_discord_rules,
+    description,
 )
-from tests.hostile import REAL_QUESTION, SEEDS, hostile_files, hostile_questions, kind_of
+from tests.hostile import REAL_ANSWER, REAL_QUESTION, REAL_STORY, SEEDS, hostile_files, hostile_questions, kind_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -46,54 +44,21 @@ BATCH = 8  # interactions in flight at once (load is bench/discord_load.py's job
 TRACEBACK_MARKS = ("Traceback", 'File "')
 
 
-class ErrorRecords(logging.Handler):
-    """Collects ERROR records of the discord and storybot loggers."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @dataclass
-class World:
-    fake: FakeDiscord
-    bot: StoryBot
-    service: StoryService
-    settings: Settings
-    errors: ErrorRecords
-    guild: FakeGuild  # answers from the bundled story
+class World(BotWorld):
+    story_guild: FakeGuild  # holds the story the real question asks about
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(embeddings: MiniLMEmbeddings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    errors = ErrorRecords()
-    for name in ("discord", "storybot"):
-        logging.getLogger(name).addHandler(errors)
-    fake = FakeDiscord(heartbeat_interval_ms=1000).start()
-    settings = load_settings(data_dir=str(tmp_path_factory.mktemp("reliability-discord")), discord_token=fake.app.token)
-    service = StoryService(settings, embeddings)
-
     async def identify_at_once(self: object, shard_id: int | None, *, initial: bool = False) -> None:
         """The fake has no identify rate limit; discord.py would wait 5 s before identifying again."""
 
-    with pytest.MonkeyPatch.context() as patch, fake.patch_discord():
+    with pytest.MonkeyPatch.context() as patch:
         patch.setattr(StoryBot, "before_identify_hook", identify_at_once)
-        bot = build_bot(settings, service, guild_ready_timeout=0.05)
-        running = asyncio.create_task(bot.start(fake.app.token))
-        await asyncio.wait_for(bot.wait_until_ready(), WAIT)
-        guild = await fake.add_guild("reliability")
-        if bot.get_guild(guild.id) is None:
-            await bot.wait_for("guild_join", check=lambda joined: joined.id == guild.id, timeout=WAIT)
-        await asyncio.to_thread(service.ensure_corpus, f"guild-{guild.id}")
-        yield World(fake, bot, service, settings, errors, guild)
-        await bot.close()
-        await running
-    fake.stop()
-    for name in ("discord", "storybot"):
-        logging.getLogger(name).removeHandler(errors)
+        async with bot_on_fake_discord(embeddings, tmp_path_factory.mktemp("reliability-discord")) as started:
+            story_guild = await started.guild("reliability", documents=(REAL_STORY,), within=WAIT)
+            yield World.over(started, story_guild=story_guild)
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -112,32 +77,24 @@ def strings(value: Any) -> Iterator[str]:
 def discord_hygiene(world: World) -> Iterator[None]:
     """Nothing refused by Discord, no ping, no mention parsing, no traceback shown, no error logged."""
     fake = world.fake
-    rejections, sent = len(fake.rejections), len(fake.sent)
-    yield
-    check_discord_rules(fake, rejections, sent)
-    for route, payload in fake.sent[sent:]:
-        shown = [s for s in strings(payload) if any(mark in s for mark in TRACEBACK_MARKS)]
-        assert shown == [], f"{route} shows a traceback to users"
-    errors = [r.getMessage() for r in world.errors.records]
-    world.errors.records.clear()
-    assert errors == [], "errors were logged"
-
-
-def description(message: FakeMessage) -> str:
-    return "".join(e.get("description", "") for e in message.embeds)
+    sent = len(fake.sent)
+    with discord_rules_kept(fake, world.errors):
+        yield
+        for route, payload in fake.sent[sent:]:
+            shown = [s for s in strings(payload) if any(mark in s for mark in TRACEBACK_MARKS)]
+            assert shown == [], f"{route} shows a traceback to users"
 
 
 async def ask_and_expect_a_cited_answer(world: World) -> None:
     """The next /ask after a fault: deferred, then answered from the story with a citation."""
-    asked = await world.fake.slash("ask", user=world.fake.new_user(), guild=world.guild, question=REAL_QUESTION)
+    asked = await world.fake.slash("ask", user=world.fake.new_user(), guild=world.story_guild, question=REAL_QUESTION)
     reply = await world.fake.reply(asked, within=WAIT)
     assert asked.callback_type == DEFERRED_CHANNEL_MESSAGE
     assert asked.rejections == []
     assert not reply.ephemeral
-    assert "February 3" in description(reply)
-    fields = reply.embeds[0].get("fields") or []
-    assert fields
-    assert fields[0]["name"].startswith("[1] ")
+    assert REAL_ANSWER in description(reply)
+    assert "[1]" in description(reply)  # the quote, marked with its citation
+    assert reply.embeds[0]["footer"]["text"].endswith("[1]")  # and its source
 
 
 def connected(world: World) -> bool:
@@ -249,7 +206,7 @@ async def test_hostile_questions_through_ask_are_all_answered_or_politely_refuse
 
     async def ask(question: str) -> tuple[str, FakeInteraction, FakeMessage]:
         # A new user each time: the per-user cooldown is not what is tested here.
-        asked = await fake.slash("ask", user=fake.new_user(), guild=world.guild, question=discord_text(question))
+        asked = await fake.slash("ask", user=fake.new_user(), guild=world.story_guild, question=discord_text(question))
         return question, asked, await fake.reply(asked, within=WAIT)
 
     results = await in_batches(ALL_QUESTIONS, ask)
@@ -275,12 +232,11 @@ async def test_hostile_questions_through_ask_are_all_answered_or_politely_refuse
 
 async def test_hostile_questions_in_mentions_are_all_answered_or_politely_refused(world: World) -> None:
     fake, me = world.fake, world.fake.app.user
-    guild = await fake.add_guild("mentions")
-    if world.bot.get_guild(guild.id) is None:
-        await world.bot.wait_for("guild_join", check=lambda joined: joined.id == guild.id, timeout=WAIT)
+    guild = await world.guild("mentions", documents=(REAL_STORY,), within=WAIT)
 
     def response_to(message: FakeMessage) -> FakeMessage | None:
-        """The bot's answer in the thread it started from the message, or its reply in place."""
+        """The bot's answer in the thread it started from the message, or its reply in place,
+        or the message itself once the bot reacted to it (chit-chat, such as only emoji)."""
         thread = fake.thread_of(message)
         for candidate in sorted(fake.messages.values(), key=lambda m: m.id):
             if candidate.author is not me or candidate.id <= message.id:
@@ -289,7 +245,7 @@ async def test_hostile_questions_in_mentions_are_all_answered_or_politely_refuse
                 return candidate
             if candidate.reference == message.id:
                 return candidate
-        return None
+        return message if fake.message(message.id).reactions else None
 
     async def mention(question: str) -> tuple[str, FakeMessage, FakeMessage]:
         user = fake.new_user()
@@ -302,7 +258,10 @@ async def test_hostile_questions_in_mentions_are_all_answered_or_politely_refuse
     for question, said, response in results:
         label = f"{kind_of(question)} {question[:50]!r}"
         thread = fake.thread_of(said)
-        if thread is not None:
+        if response is said:
+            if not is_chit_chat(discord_text(question)):
+                failures.append(f"{label}: a reaction instead of an answer")
+        elif thread is not None:
             if not (response.embeds and description(response).strip()):
                 failures.append(f"{label}: the thread holds no answer: {response.text()[:120]!r}")
         elif not response.content.strip() or UNEXPECTED in response.content:
@@ -314,9 +273,7 @@ async def test_hostile_questions_in_mentions_are_all_answered_or_politely_refuse
 async def test_hostile_files_through_docs_add_are_indexed_or_politely_refused(world: World) -> None:
     fake = world.fake
     admin: FakeUser = fake.new_user("admin")
-    guild = await fake.add_guild("hostile-files", members=(admin,))
-    if world.bot.get_guild(guild.id) is None:
-        await world.bot.wait_for("guild_join", check=lambda joined: joined.id == guild.id, timeout=WAIT)
+    guild = await world.guild("hostile-files", admin, within=WAIT)
     failures: list[str] = []
     added = 0
     for item in hostile_files():

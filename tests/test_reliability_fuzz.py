@@ -16,14 +16,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.answering.data import Answer, Turn
 from bot.errors import QuestionError
 from bot.service import StoryService
 from index.store import IndexResult
-from tests.hostile import REAL_QUESTION, HostileFile, hostile_files, hostile_questions, kind_of
+from tests.hostile import (
+    REAL_ANSWER,
+    REAL_QUESTION,
+    REAL_STORY,
+    HostileFile,
+    hostile_files,
+    hostile_questions,
+    kind_of,
+)
 
 PINGS = ("@everyone", "@here", "<@&")
 CLI_TIMEOUT = 900  # seconds; a safety net for a hung process, not a performance assertion
+
+
+@pytest.fixture
+def service(make_story_service: Callable[..., StoryService]) -> StoryService:
+    """A service whose default collection holds the story the real question asks about."""
+    return make_story_service(REAL_STORY)
 
 
 def _check_answer(service: StoryService, answer: Answer) -> list[str]:
@@ -87,7 +103,7 @@ def test_a_real_question_wrapped_in_noise_is_still_answered(service: StoryServic
     for noise in ("\u200b", "@everyone", "```", "\x1b[31m", "🙂", "\u202e"):
         answer = service.ask(f"{noise} {REAL_QUESTION} {noise}")
         assert answer.grounded, noise
-        assert "February 3" in answer.answer
+        assert REAL_ANSWER in answer.answer
 
 
 # --- the CLI, as a real process ----------------------------------------------------------------
@@ -117,7 +133,7 @@ def _jsonl_batch() -> list[bytes]:
         b"[1, 2, 3]",
         b"caf\xe9 is not UTF-8",
         b"\xff\xfe\xfd",
-        b"When will Petro meet Trump? \xed\xa0\x80",
+        REAL_QUESTION.encode() + b" \xed\xa0\x80",
         json.dumps(REAL_QUESTION).encode(),
         b"",
         b"x" * 50_000,
@@ -125,11 +141,15 @@ def _jsonl_batch() -> list[bytes]:
     return lines
 
 
-def test_jsonl_gives_exactly_one_object_per_line_without_tracebacks(tmp_path: Path) -> None:
+def test_jsonl_gives_exactly_one_object_per_line_without_tracebacks(
+    tmp_path: Path, make_story_service: Callable[..., StoryService]
+) -> None:
     lines = _jsonl_batch()
     batch = tmp_path / "hostile.jsonl"
     batch.write_bytes(b"\n".join(lines) + b"\n")
-    result = _storybot(["ask", "--jsonl", str(batch)], _cli_env(tmp_path))
+    env = _cli_env(tmp_path)
+    make_story_service(REAL_STORY, data_dir=env["STORYBOT_DATA_DIR"])  # what the real question asks about
+    result = _storybot(["ask", "--jsonl", str(batch)], env)
     out, err = result.stdout.decode(), result.stderr.decode()
     assert "Traceback" not in out + err
     assert result.returncode == 0, err

@@ -1,4 +1,4 @@
-"""The ``storybot`` command line: index, sources, remove, ask, eval, summarize, run.
+"""The ``storybot`` command line: index, sources, remove, ask, eval, summarize, run, stats, feedback.
 
 Each command lives in the module named for it and registers itself on the shared typer app;
 :func:`main` is the console entry point and the one place errors become a line on stderr.
@@ -12,13 +12,13 @@ import sys
 import click
 import typer
 
-from bot.cli import ask, documents, evaluate, run, summarize
+from bot.cli import ask, documents, evaluate, feedback, run, stats, summarize
 from bot.cli.common import app, print_error
 from bot.logs import configure_cli_logging
 from index.embeddings import force_offline
 from index.errors import StoryBotError
 
-__all__ = ["app", "ask", "documents", "evaluate", "main", "run", "summarize"]
+__all__ = ["app", "ask", "documents", "evaluate", "feedback", "main", "run", "stats", "summarize"]
 
 logger = logging.getLogger("storybot")
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,14 +12,19 @@ from rich.table import Table
 from bot.cli.common import CollectionOption, JsonOption, app, err, make_service, out, print_error, print_json
 from index.errors import StoryBotError
 
+if TYPE_CHECKING:
+    from index.store import SourceInfo
+
 
 @app.command("index")
 def index_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursed) to index.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, directories (recursed) or http(s) URLs to index.", show_default=False)
+    ],
     collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index documents (.txt, .md, .html, .pdf). Re-indexing a document updates it in place."""
+    """Index documents (.txt, .md, .html, .pdf) or web pages. Re-indexing updates a document in place."""
     from bot.service import IndexFailure
 
     service = make_service()
@@ -67,18 +71,37 @@ def index_command(
 
 @app.command("sources")
 def sources_command(collection: CollectionOption = None, as_json: JsonOption = False) -> None:
-    """List indexed documents with their passage counts."""
+    """List indexed documents with their passage counts; web pages with their title and address."""
     infos = make_service().sources(collection)
     if as_json:
-        print_json([{"source": i.source, "passages": i.passages, "chars": i.chars} for i in infos])
+        print_json([source_row(info) for info in infos])
         return
     if not infos:
         out.print("No documents indexed yet. Add some with [bold]storybot index PATH[/].")
         return
-    table = Table("source", "passages", "characters")
+    labelled = any(info.title or info.url for info in infos)
+    table = Table("source", "passages", "characters", show_lines=labelled)  # lines part multi-line entries
+    table.columns[0].overflow = "fold"  # an address or a file name is shown whole, never cut short
     for info in infos:
-        table.add_row(escape(info.source), str(info.passages), str(info.chars))
+        table.add_row(document_cell(info), str(info.passages), str(info.chars))
     out.print(table)
+
+
+def source_row(info: SourceInfo) -> dict[str, Any]:
+    """A document as `sources --json` prints it (``title`` and ``url`` null for a plain file)."""
+    return {"source": info.source, "title": info.title, "url": info.url, "passages": info.passages, "chars": info.chars}
+
+
+def document_cell(info: SourceInfo) -> str:
+    """A document in the table: a web page (or HTML file) by its title, with its address and,
+    for `storybot remove`, the name it is indexed under; any other file by its name."""
+    if not (info.title or info.url):
+        return escape(info.source)
+    lines = [f"[bold]{escape(info.title or info.source)}[/]"]
+    if info.url:
+        lines.append(escape(info.url))
+    lines.append(f"[dim]{escape(info.source)}[/]")
+    return "\n".join(lines)
 
 
 @app.command("remove")

@@ -14,7 +14,7 @@ from bot.cli.common import CollectionOption, JsonOption, app, make_service, out,
 
 @app.command("eval")
 def eval_command(
-    file: Annotated[Path, typer.Argument(help="JSONL rows {id, question, answers[], unanswerable}.")],
+    file: Annotated[Path, typer.Argument(help="JSONL rows {id, question, answers[], unanswerable, review}.")],
     collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -41,6 +41,8 @@ def eval_command(
     table.add_row("citations verbatim", f"{pct(report.verbatim_rate)} ({report.citations_verbatim}/{report.citations})")
     table.add_row("latency p50", f"{report.percentile(0.5):.1f} ms")
     table.add_row("latency p95", f"{report.percentile(0.95):.1f} ms")
+    if report.review:
+        table.add_row("flagged for review", f"{report.review} (not scored: check them, then delete 'review')")
     out.print(table)
     if report.failures:
         out.print(f"missed: {', '.join(report.failures)}")

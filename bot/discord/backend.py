@@ -8,33 +8,90 @@ a thread each.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bot.answering.data import Answer, Summary, Turn
+from bot.answering.data import Answer, Citation, Summary, Turn
+from bot.discord.progress import IndexingStatus, PassageCount
+from bot.discord.render import SourceLabel, SourceLabels, labels_of
+from bot.discord.routing import answering_collection
 from bot.service import StoryService
 from index.corpus import DEFAULT_CORPUS_FILES
 from index.errors import StoryBotError
-from index.loaders import load_bytes
+from index.loaders import LoadedDocument, load_bytes
 from index.store import IndexResult, SourceInfo
+from index.web import canonical_url
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class TimedAnswer:
+    """An answer, how long it took, and the titles and addresses of the web pages it cites."""
+
     answer: Answer
     latency_ms: float
+    labels: SourceLabels = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class AddedDocument:
-    """The result of ``/docs add``; ``replaced_sample`` when the bundled story was dropped."""
+    """What ``/docs add`` indexed: the store's result, and the document's title and address."""
 
     result: IndexResult
-    replaced_sample: bool
+    title: str | None = None
+    url: str | None = None
+
+    @property
+    def labels(self) -> dict[str, SourceLabel]:
+        return {self.result.source: SourceLabel(self.title, self.url)} if self.title or self.url else {}
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedDocument:
+    """The document ``/docs remove`` removed, and how many passages went with it."""
+
+    info: SourceInfo
+    passages: int
+
+
+def find_source(infos: Iterable[SourceInfo], given: str) -> SourceInfo | None:
+    """The document an admin means: its name as indexed, the address it was fetched from (any
+    spelling of the same page), or its title when only one document has it."""
+    infos = list(infos)
+    wanted = given.strip()
+    for info in infos:
+        if info.source == wanted:
+            return info
+    page = _canonical(wanted)
+    if page is not None:
+        for info in infos:
+            if info.url and _canonical(info.url) == page:
+                return info
+    titled = [info for info in infos if info.title and info.title.casefold() == wanted.casefold()]
+    return titled[0] if len(titled) == 1 else None
+
+
+def _canonical(url: str) -> str | None:
+    if "://" not in url:
+        return None
+    try:
+        return canonical_url(url)
+    except Exception:  # not an address after all: compared by name and title only
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceListing:
+    """The documents a server's answers come from: its own, or (``own`` False, because it has
+    added none) the default collection's, which is the bundled sample story when ``sample``."""
+
+    sources: list[SourceInfo]
+    own: bool
+    sample: bool
 
 
 class StoryBackend:
@@ -47,6 +104,11 @@ class StoryBackend:
     def workers(self) -> int:
         return self.service.pool.workers
 
+    @property
+    def streams(self) -> bool:
+        """Whether answers are written by a language model, and so worth streaming."""
+        return self.service.chat_model is not None
+
     async def _heavy(self, fn: Callable[..., T], *args: Any) -> T:
         return await self.service.run_blocking(fn, *args)
 
@@ -57,7 +119,8 @@ class StoryBackend:
     async def ask(self, question: str, collection: str | None, history: tuple[Turn, ...] = ()) -> TimedAnswer:
         started = time.perf_counter()
         answer = await self.service.aask(question, collection, history)
-        return TimedAnswer(answer, (time.perf_counter() - started) * 1000)
+        latency_ms = (time.perf_counter() - started) * 1000
+        return TimedAnswer(answer, latency_ms, await self.answer_labels(collection, answer))
 
     async def stream_answer(
         self, question: str, collection: str | None, history: tuple[Turn, ...] = (), preview_interval: float = 1.0
@@ -71,7 +134,8 @@ class StoryBackend:
         stream = self.service.astream_answer(question, collection, history)
         async for item in throttle_previews(stream, preview_interval):
             if isinstance(item, Answer):
-                yield TimedAnswer(item, (time.perf_counter() - started) * 1000)
+                latency_ms = (time.perf_counter() - started) * 1000
+                yield TimedAnswer(item, latency_ms, await self.answer_labels(collection, item))
                 return
             yield item
 
@@ -79,42 +143,89 @@ class StoryBackend:
         """A cited summary of a collection (the bundled story when it is empty)."""
         return await self._heavy(self.service.summarize, mode, collection)
 
-    async def add_document(self, data: bytes, name: str, collection: str | None) -> AddedDocument:
-        """Parse and index an upload. A collection holding only the bundled sample story gives
-        it up once the server adds a document of its own: its answers then come from its own
-        documents (the new one is indexed first, so the collection is never empty)."""
+    def collection_name(self, collection: str | None) -> str:
+        """The name a collection is stored under (None is the default collection)."""
+        return collection or self.service.settings.collection
 
-        def run() -> AddedDocument:
-            document = load_bytes(data, name)
-            before = {info.source for info in self.service.sources(collection)}
-            result = self.service.index_document(document, collection)
-            sample_only = bool(before) and before <= set(DEFAULT_CORPUS_FILES)
-            stale = before - {document.source} if sample_only else set()
-            for source in sorted(stale):
-                self.service.remove(source, collection)
-            return AddedDocument(result, bool(stale))
+    async def answering_collection(self, own: str | None) -> str | None:
+        """Which collection answers for a server's collection: its own once it holds a document,
+        the default collection (the bundled sample) until then."""
+        if own is None:
+            return None
+        has_documents = await self._heavy(lambda: not self.service.store(own).is_empty())
+        return answering_collection(own, has_documents)
+
+    async def answer_labels(self, collection: str | None, answer: Answer) -> dict[str, SourceLabel]:
+        """The labels an answer's message and buttons need: its citations' and, for a refusal, its
+        closest passage's (shown by a button, under the page's title like a citation)."""
+        return await self.source_labels(collection, (*answer.citations, *answer.related))
+
+    async def source_labels(self, collection: str | None, citations: Iterable[Citation]) -> dict[str, SourceLabel]:
+        """Titles and addresses of the cited documents that have them (web pages, HTML files)."""
+        sources = sorted({citation.source for citation in citations})
+        if not sources:
+            return {}
+        infos = await self._heavy(self.service.source_infos, sources, collection)
+        return labels_of(infos.values())
+
+    async def add_document(
+        self,
+        data: bytes,
+        name: str,
+        collection: str | None,
+        on_progress: Callable[[IndexingStatus], None] | None = None,
+    ) -> AddedDocument:
+        """Parse and index an upload into a server's own collection; ``on_progress`` is called
+        (from a worker thread) as passages are planned and written."""
+        return await self._heavy(lambda: self._index(load_bytes(data, name), collection, on_progress))
+
+    async def add_url(
+        self,
+        url: str,
+        collection: str | None,
+        on_progress: Callable[[IndexingStatus], None] | None = None,
+    ) -> AddedDocument:
+        """Fetch a web page (its article), PDF or text file within the configured limits and index
+        it; the same address again updates the same document. The fetch waits on the network, so it
+        runs in a thread of its own rather than holding one of the few answering workers."""
+        document = await asyncio.to_thread(self.service.fetch, url)
+        return await self._heavy(lambda: self._index(document, collection, on_progress))
+
+    def _index(
+        self, document: LoadedDocument, collection: str | None, on_progress: Callable[[IndexingStatus], None] | None
+    ) -> AddedDocument:
+        count = PassageCount(document.title or document.source, on_progress)
+        result = self.service.index_document(document, collection, count.written, count.planned)
+        return AddedDocument(result, document.title, document.url)
+
+    async def remove(self, given: str, collection: str | None) -> RemovedDocument:
+        """Remove a document named by its name, address or title; an unknown one is a user error,
+        not a silent no-op."""
+
+        def run() -> RemovedDocument:
+            info = find_source(self.service.sources(collection), given)
+            if info is None:
+                raise StoryBotError(f"There is no document named {given!r} here (see /docs list).")
+            return RemovedDocument(info, self.service.remove(info.source, collection))
 
         return await self._heavy(run)
 
-    async def remove(self, source: str, collection: str | None) -> int:
-        """Remove a document; unknown names are a user error, not a silent no-op."""
+    async def own_sources(self, collection: str | None) -> list[SourceInfo]:
+        """The documents a collection holds itself (never the sample it may fall back to)."""
+        return await self._heavy(self.service.sources, collection)
 
-        def run() -> int:
-            known = {info.source for info in self.service.sources(collection)}
-            if source not in known:
-                raise StoryBotError(f"There is no document named {source!r} here (see /docs list).")
-            return self.service.remove(source, collection)
+    async def answering_sources(self, own: str | None) -> SourceListing:
+        """What /sources and /docs list show: a server's documents, or the default collection it
+        falls back to (which the bundled sample fills when empty)."""
 
-        return await self._heavy(run)
-
-    async def sources(self, collection: str | None, *, with_sample: bool = True) -> list[SourceInfo]:
-        """The documents of a collection; ``with_sample`` shows the bundled story an empty
-        collection would answer from (what /sources should say)."""
-
-        def run() -> list[SourceInfo]:
-            if with_sample:
-                self.service.ensure_corpus(collection)
-            return self.service.sources(collection)
+        def run() -> SourceListing:
+            if own is not None:
+                infos = self.service.sources(own)
+                if infos:
+                    return SourceListing(infos, own=True, sample=False)
+            infos = self.service.ensure_corpus(None).sources()
+            sample = bool(infos) and {info.source for info in infos} <= set(DEFAULT_CORPUS_FILES)
+            return SourceListing(infos, own=own is None, sample=sample)
 
         return await self._heavy(run)
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import hashlib
+import json
 import logging
 import time
 from typing import Any
@@ -15,21 +19,28 @@ from discord.ext import commands
 from bot.discord.ask_cog import AskCog
 from bot.discord.backend import StoryBackend, TimedAnswer
 from bot.discord.buttons import DYNAMIC_ITEMS
-from bot.discord.conversations import Conversations
 from bot.discord.cooldown import Cooldowns
 from bot.discord.docs_cog import DocsCog
-from bot.discord.feedback import FeedbackStore
-from bot.discord.registry import ShownRegistry
-from bot.discord.replies import NO_PINGS, reply_error
+from bot.discord.errors import OnCooldown
+from bot.discord.feedback import UserHasher
+from bot.discord.progress import PROGRESS_INTERVAL_SECONDS
+from bot.discord.replies import NO_PINGS, reply_error, send_ephemeral
+from bot.discord.server_settings import DMS_CLOSED
+from bot.discord.settings_cog import SettingsCog
+from bot.discord.state import BotState
+from bot.discord.stats_cog import StatsCog
 from bot.discord.thread_cog import ThreadCog
+from bot.discord.vote_reason import VoteReasonCog
 from bot.logs import log_event, passage_ids
 from bot.service import StoryService
+from bot.state import Database
 from config import Settings
 from index.errors import StoryBotError
 
 log = logging.getLogger("storybot.discord")
 
 HTTP_CONNECTIONS = 32
+PURGE_EVERY_SECONDS = 24 * 3600
 
 
 class StoryTree(app_commands.CommandTree["StoryBot"]):
@@ -39,6 +50,18 @@ class StoryTree(app_commands.CommandTree["StoryBot"]):
     async def on_error(self, interaction: discord.Interaction[StoryBot], error: app_commands.AppCommandError) -> None:
         name = interaction.command.qualified_name if interaction.command else "unknown command"
         await reply_error(interaction, error, f"/{name}")
+
+    async def interaction_check(self, interaction: discord.Interaction[StoryBot], /) -> bool:
+        """Direct messages get answers only when the operator allows them (``answer_dms``). The
+        commands are then declared for servers only, but a client may still offer ones synced
+        before; those get a polite note instead of silence."""
+        if interaction.guild_id is not None or interaction.client.settings.answer_dms:
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await send_ephemeral(interaction, DMS_CLOSED)
+        return False
 
 
 def intents() -> discord.Intents:
@@ -67,18 +90,25 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def commands_digest(payloads: list[dict[str, Any]]) -> str:
+    """A fingerprint of the command definitions Discord would be sent (order-independent)."""
+    canonical = sorted(json.dumps(payload, sort_keys=True, ensure_ascii=False) for payload in payloads)
+    return hashlib.sha256("\n".join(canonical).encode()).hexdigest()
+
+
 class StoryBot(commands.Bot):
     """story-bot on Discord. Everything it uses is passed in; ``setup_hook`` adds the cogs and
-    the dynamic buttons and syncs the slash commands."""
+    the dynamic buttons, and syncs the slash commands when their definitions changed."""
 
     def __init__(
         self,
         settings: Settings,
         backend: StoryBackend,
-        feedback: FeedbackStore,
+        state: BotState,
         *,
         warm_up: bool = True,
         freeze_gc: bool = False,
+        progress_interval: float = PROGRESS_INTERVAL_SECONDS,
         **options: Any,
     ) -> None:
         options.setdefault("allowed_mentions", NO_PINGS)
@@ -91,13 +121,16 @@ class StoryBot(commands.Bot):
         )
         self.settings = settings
         self.backend = backend
-        self.feedback = feedback
-        self.registry = ShownRegistry()
-        self.conversations = Conversations(max_turns=max(1, settings.history_turns))
+        self.state = state
         self.cooldowns = Cooldowns(settings.ask_cooldown_uses, settings.ask_cooldown_seconds)
         self.dev_guild = dev_guild_id(settings)
+        self._hasher: UserHasher | None = None  # needs the fleet's salt, read in setup_hook
         self._warm_up = warm_up
         self._freeze_gc = freeze_gc
+        self._purger: asyncio.Task[None] | None = None
+        self.progress_interval = progress_interval  # seconds between progress edits of long jobs
+        if not settings.answer_dms:
+            self.tree.allowed_contexts = app_commands.AppCommandContext(guild=True)
 
     async def login(self, token: str) -> None:
         """Log in over a bounded pool of keep-alive connections. discord.py's default pool is
@@ -109,9 +142,13 @@ class StoryBot(commands.Bot):
         await super().login(token)
 
     async def setup_hook(self) -> None:
+        self._hasher = UserHasher(await self.state.salt(self.settings.resolved_data_dir()))
         await self.add_cog(AskCog(self))
         await self.add_cog(DocsCog(self))
+        await self.add_cog(SettingsCog(self))
         await self.add_cog(ThreadCog(self))
+        await self.add_cog(StatsCog(self))
+        await self.add_cog(VoteReasonCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         if self._warm_up:
             started = time.perf_counter()
@@ -120,18 +157,52 @@ class StoryBot(commands.Bot):
         if self._freeze_gc:
             freeze_startup_objects()
         await self.sync_commands()
+        self._purger = asyncio.create_task(self.purge_expired_state())
 
-    async def sync_commands(self) -> None:
-        if self.dev_guild is not None:
-            guild = discord.Object(self.dev_guild)
+    async def sync_commands(self) -> bool:
+        """Sync the slash commands if their definitions differ from the last sync (a hash kept
+        in the database, per application and scope); True if they were synced. Syncing on every
+        start would spend Discord's daily command-update limit on restarts."""
+        guild = None if self.dev_guild is None else discord.Object(self.dev_guild)
+        if guild is not None:
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log_event(log, "commands_synced", commands=len(synced), guild=self.dev_guild)
-        else:
-            synced = await self.tree.sync()
+        scope = "global" if guild is None else str(guild.id)
+        digest = commands_digest([command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)])
+        app_id = self.application_id or 0
+        if await self.state.commands_hash(app_id, scope) == digest:
+            log_event(log, "commands_unchanged", scope=scope)
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.state.remember_commands_hash(app_id, scope, digest)
+        if guild is None:
             log_event(
-                log, "commands_synced", commands=len(synced), scope="global", note="may take up to an hour to appear"
+                log, "commands_synced", commands=len(synced), scope=scope, note="may take up to an hour to appear"
             )
+        else:
+            log_event(log, "commands_synced", commands=len(synced), guild=self.dev_guild)
+        return True
+
+    async def purge_expired_state(self) -> None:
+        """Delete answers, votes and thread turns past the retention period: now, then daily."""
+        while True:
+            try:
+                counts = await self.state.purge()
+                log_event(log, "state_purged", answers=counts.answers, votes=counts.votes, turns=counts.turns)
+            except Exception as exc:  # a database hiccup must not end the loop
+                log_event(log, "state_purge_failed", logging.WARNING, error=str(exc))
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    def hash_user(self, user_id: int) -> str:
+        """The pseudonym stored (and logged) for a Discord user id."""
+        if self._hasher is None:
+            raise RuntimeError("user pseudonyms are available once setup_hook has read the salt")
+        return self._hasher(user_id)
+
+    def use_cooldown(self, bucket: str, user_id: int) -> None:
+        """Count one question (or summary) against the user's rate limit, or raise OnCooldown."""
+        retry_after = self.cooldowns.hit(bucket, user_id)
+        if retry_after > 0:
+            raise OnCooldown(retry_after)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: messages are handled by ``ThreadCog`` only."""
@@ -149,7 +220,7 @@ class StoryBot(commands.Bot):
             "answer",
             surface=surface,
             guild=guild_id or "dm",
-            user=self.feedback.hash_user(user_id)[:12],
+            user=self.hash_user(user_id)[:12],
             grounded=answer.grounded,
             confidence=round(answer.confidence, 3),
             citations=len(answer.citations),
@@ -160,7 +231,12 @@ class StoryBot(commands.Bot):
         )
 
     async def close(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
         await super().close()
+        self.state.close()
 
 
 class ShardedStoryBot(StoryBot, commands.AutoShardedBot):
@@ -170,20 +246,22 @@ class ShardedStoryBot(StoryBot, commands.AutoShardedBot):
 def build_bot(
     settings: Settings,
     service: StoryService,
-    feedback: FeedbackStore | None = None,
+    database: Database,
     *,
     warm_up: bool = True,
     freeze_gc: bool = False,
     **options: Any,
 ) -> StoryBot:
-    """The factory the runner and the tests use: one settings object, one service, no globals.
+    """The factory the runner and the tests use: one settings object, one service, one open
+    database (migrated), no globals. Closing the bot leaves the service and database open: their
+    owner closes them.
 
     ``freeze_gc`` is for a process that is only the bot (``storybot run``): see
     :func:`freeze_startup_objects`.
     """
     backend = StoryBackend(service)
-    feedback = feedback or FeedbackStore.in_data_dir(settings.resolved_data_dir())
+    state = BotState(database, retention_days=settings.retention_days, history_turns=settings.history_turns)
     if settings.shards > 0:
         options["shard_count"] = settings.shards
-        return ShardedStoryBot(settings, backend, feedback, warm_up=warm_up, freeze_gc=freeze_gc, **options)
-    return StoryBot(settings, backend, feedback, warm_up=warm_up, freeze_gc=freeze_gc, **options)
+        return ShardedStoryBot(settings, backend, state, warm_up=warm_up, freeze_gc=freeze_gc, **options)
+    return StoryBot(settings, backend, state, warm_up=warm_up, freeze_gc=freeze_gc, **options)

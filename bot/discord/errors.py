@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import discord
 from discord import app_commands
 
+from bot.state import AnswerNotFound, StateError
 from index.errors import StoryBotError
 
 UNEXPECTED = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
+ANSWER_GONE = "That answer is no longer kept, so its buttons no longer work. Please ask again."
+STATE_UNAVAILABLE = "I can't reach my memory right now (the maintainers can see why); please try again in a moment."
 
 
 class OnCooldown(app_commands.CheckFailure):
@@ -25,11 +28,12 @@ class OnCooldown(app_commands.CheckFailure):
         self.retry_after = retry_after
 
 
-class ExpiredMessage(StoryBotError):
-    """A button on a message the bot no longer remembers (older, or from before a restart)."""
+class DocsRoleRequired(app_commands.CheckFailure):
+    """A member Discord let run /docs has neither Manage Server nor the server's documents role."""
 
-    def __init__(self) -> None:
-        super().__init__("This message is too old for its buttons to work any more. Please ask again.")
+    def __init__(self, role_id: int) -> None:
+        super().__init__(f"needs Manage Server or role {role_id}")
+        self.role_id = role_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +56,20 @@ def describe_error(error: BaseException) -> UserMessage:
         error = error.original
     if isinstance(error, StoryBotError):
         return UserMessage(str(error) or "That didn't work.", detail=error.detail)
+    if isinstance(error, AnswerNotFound):
+        return UserMessage(ANSWER_GONE)
+    if isinstance(error, StateError):  # the database is unreachable or refuses: the operator's to fix
+        return UserMessage(STATE_UNAVAILABLE, detail=str(error))
     if isinstance(error, OnCooldown):
         return UserMessage(cooldown_text(error.retry_after))
     if isinstance(error, app_commands.CommandOnCooldown):
         return UserMessage(cooldown_text(error.retry_after))
     if isinstance(error, app_commands.NoPrivateMessage):
         return UserMessage("This command works in a server, not in direct messages.")
+    if isinstance(error, DocsRoleRequired):  # a role mention shows its name and, sent without pings, pings nobody
+        return UserMessage(
+            f"Only members with **Manage Server** or the <@&{error.role_id}> role can manage this server's documents."
+        )
     if isinstance(error, app_commands.MissingPermissions):
         return UserMessage("Only members with the **Manage Server** permission can manage this server's documents.")
     if isinstance(error, app_commands.BotMissingPermissions):

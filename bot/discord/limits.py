@@ -21,6 +21,8 @@ THREAD_NAME = 100
 CHOICES = 25
 CHOICE_NAME = 100
 CHOICE_VALUE = 100
+SELECT_OPTION_TEXT = 100  # a menu option's label, value and description
+STRING_OPTION = 6000  # the longest string a slash-command option may declare
 
 ELLIPSIS = "…"
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s")

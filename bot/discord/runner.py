@@ -13,6 +13,7 @@ import discord
 
 from bot.discord.client import StoryBot, build_bot
 from bot.logs import configure_logging, log_event
+from bot.state import Database, StateError, open_database
 from config import Settings
 from index.errors import StoryBotError
 
@@ -56,16 +57,31 @@ def run_bot(settings: Settings, **options: Any) -> None:
         ) from None
 
 
+def open_state(settings: Settings) -> Database:
+    """The bot's database with its migrations applied (several bots may start at once: the
+    migrations take a lock). A bad URL, a missing driver or an unreachable server is one line."""
+    try:
+        database = open_database(settings.database_url.get_secret_value(), settings.resolved_data_dir())
+    except StateError as exc:
+        raise StoryBotError(str(exc)) from None
+    log_event(log, "state_opened", database=database.display_url)
+    return database
+
+
 async def serve(settings: Settings, token: str, **options: Any) -> None:
     """Start the bot and close it cleanly on SIGTERM/SIGINT (containers, Ctrl-C)."""
     from bot.service import build_service
 
     options.setdefault("freeze_gc", True)
-    service = build_service(settings)
+    database = open_state(settings)
     try:
-        await _serve_bot(build_bot(settings, service, **options), token)
+        service = build_service(settings)
+        try:
+            await _serve_bot(build_bot(settings, service, database, **options), token)
+        finally:
+            service.close()
     finally:
-        service.close()
+        database.close()
 
 
 async def _serve_bot(bot: StoryBot, token: str) -> None:
