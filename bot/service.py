@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import Runnable
 
-from bot.answering.chain import ExtractiveAnswerer, build_answer_chain
+from bot.answering.answerer import Answerer, AnswererModel, ExtractiveAnswerer, ReaderAnswerer
+from bot.answering.chain import build_answer_chain
 from bot.answering.data import Answer, Summary, Turn
 from bot.answering.extractive import FEATURES, RefusalModel, SentenceWeights
 from bot.answering.questions import AnswerRequest
@@ -27,6 +28,7 @@ from index.store import IndexResult, PassageStore, SourceInfo, open_client
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from bot.answering.reader import SentenceReader
     from bot.llm.model import ChatModelSource, TimedChatModel
 
 T = TypeVar("T")
@@ -53,6 +55,11 @@ def refusal_model(settings: Settings) -> RefusalModel:
         settings.refusal_w_missing,
         settings.refusal_threshold,
     )
+
+
+def is_url(text: str) -> bool:
+    """A web address to fetch rather than a file name (any scheme given is checked when fetching)."""
+    return "://" in text and not text.startswith("file:")
 
 
 def worker_count(settings: Settings) -> int:
@@ -88,10 +95,11 @@ class StoryService:
         self._embeddings = embeddings
         self._stores: dict[str, PassageStore] = {}
         self._chains: dict[str, Runnable[Any, Answer]] = {}
-        self._keyword_cache = KeywordIndexCache()
+        self._keyword_cache = KeywordIndexCache(settings.resolved_data_dir() / "keywords")
         self._lock = threading.RLock()
         self.sentence_weights = sentence_weights(settings)
         self.pool = pool or WorkerPool(worker_count(settings))
+        self._reader: tuple[SentenceReader, AnswererModel] | None = None
         self.chat_model: TimedChatModel | None = None
         if chat_model is not None:
             from bot.llm.model import TimedChatModel
@@ -131,24 +139,50 @@ class StoryService:
             return self._stores[name]
 
     def ensure_corpus(self, collection: str | None = None) -> PassageStore:
-        """A collection with nothing indexed answers from the bundled seed story."""
+        """The default collection, while nothing is indexed in it, answers from the bundled seed
+        story. Other collections (a server's own) never get a copy: the sample is shared, and a
+        copy would be a document nobody added."""
         store = self.store(collection)
-        if store.is_empty():
+        if (collection or self.settings.collection) == self.settings.collection and store.is_empty():
             for document in default_corpus():
                 store.index_document(document)
         return store
 
-    def index_document(self, document: LoadedDocument, collection: str | None = None) -> IndexResult:
-        return self.store(collection).index_document(document)
+    def index_document(
+        self,
+        document: LoadedDocument,
+        collection: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        planned: Callable[[int], None] | None = None,
+    ) -> IndexResult:
+        """Add or update one document; ``planned`` and ``progress`` count the passages to write
+        and those written (see :meth:`PassageStore.index_documents`)."""
+        return self.store(collection).index_document(document, progress, planned)
+
+    def fetch(self, url: str) -> LoadedDocument:
+        """A web page (its article only), PDF or text file, fetched within the configured limits:
+        size (``max_upload_bytes``), time (``url_timeout``), redirects, and public addresses only
+        unless ``url_allow_private``."""
+        from index.web import fetch_document
+
+        s = self.settings
+        return fetch_document(
+            url,
+            max_bytes=s.max_upload_bytes,
+            timeout=s.url_timeout,
+            max_redirects=s.url_max_redirects,
+            allow_private=s.url_allow_private,
+        )
 
     def index_paths(
         self,
-        paths: Iterable[Path],
+        paths: Iterable[Path | str],
         collection: str | None = None,
         on_result: Callable[[IndexResult | IndexFailure], None] | None = None,
         on_passages: Callable[[int], None] | None = None,
     ) -> list[IndexResult | IndexFailure]:
-        """Index files and directories; a bad file is reported and the rest continue.
+        """Index files, directories and web addresses (http/https); a bad one is reported and the
+        rest continue. Nothing already indexed is touched by a failure.
 
         Files stream through the store in shared batches (many small files cost one MiniLM call
         per batch, not one per file), so a result may be reported a few files after it was read.
@@ -162,11 +196,18 @@ class StoryService:
                 on_result(outcome)
 
         def loaded() -> Iterator[LoadedDocument]:
-            for path in iter_document_paths(list(paths)):
-                try:
-                    yield load_document(path)
-                except DocumentError as exc:
-                    report(IndexFailure(str(path), str(exc)))
+            for item in paths:
+                if is_url(str(item)):
+                    try:
+                        yield self.fetch(str(item))
+                    except DocumentError as exc:
+                        report(IndexFailure(str(item), str(exc)))
+                    continue
+                for path in iter_document_paths([Path(item)]):
+                    try:
+                        yield load_document(path)
+                    except DocumentError as exc:
+                        report(IndexFailure(str(path), str(exc)))
 
         for result in store.index_documents(loaded(), on_passages):
             report(result)
@@ -174,6 +215,10 @@ class StoryService:
 
     def sources(self, collection: str | None = None) -> list[SourceInfo]:
         return self.store(collection).sources()
+
+    def source_infos(self, sources: Iterable[str], collection: str | None = None) -> dict[str, SourceInfo]:
+        """Titles and addresses of the named documents (e.g. those an answer cites)."""
+        return self.store(collection).source_infos(sources)
 
     def remove(self, source: str, collection: str | None = None) -> int:
         return self.store(collection).remove_source(source)
@@ -191,19 +236,37 @@ class StoryService:
             bm25_weight=s.bm25_weight,
         )
 
+    def answerer(self, store: PassageStore) -> Answerer:
+        """The configured offline answerer over a store's sentence vectors: the learned reader
+        (default), or the first stage alone (``answerer = "extractive"``)."""
+        s = self.settings
+        if s.answerer == "extractive":
+            return ExtractiveAnswerer(
+                store.vectors_of, self.sentence_weights, refusal_model(s), s.max_answer_sentences, s.second_quote_ratio
+            )
+        reader, model = self.reader()
+        return ReaderAnswerer(
+            store.vectors_of, self.sentence_weights, reader, model, s.max_answer_sentences, s.second_quote_ratio
+        )
+
+    def reader(self) -> tuple[SentenceReader, AnswererModel]:
+        """The learned reader and its fitted answer model, loaded once for every collection."""
+        with self._lock:
+            if self._reader is None:
+                from bot.answering.reader import SentenceReader
+
+                model = AnswererModel.load()
+                reader = SentenceReader.load(self.settings.resolved_model_path(), quantize=model.quantized)
+                self._reader = (reader, model)
+            return self._reader
+
     def answer_chain(self, collection: str | None = None) -> Runnable[Any, Answer]:
         """The retrieval → answer → verify chain of a collection."""
         name = collection or self.settings.collection
         with self._lock:
             if name not in self._chains:
                 s = self.settings
-                answerer = ExtractiveAnswerer(
-                    self.embeddings.encode,
-                    self.sentence_weights,
-                    refusal_model(s),
-                    s.max_answer_sentences,
-                    s.second_quote_ratio,
-                )
+                answerer = self.answerer(self.store(name))
                 if self.chat_model is not None:
                     from bot.llm.chain import build_llm_answer_chain
 

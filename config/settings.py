@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
 
+    answerer: str = Field("reader", pattern="^(reader|extractive)$")
     max_answer_sentences: int = Field(2, ge=1, le=5)
     second_quote_ratio: float = Field(0.3, gt=0, le=1)
     rank_w_dense: float = 1.8482
@@ -92,6 +93,12 @@ class Settings(BaseSettings):
     ask_cooldown_seconds: float = Field(10.0, ge=0)
     ask_cooldown_uses: int = Field(3, ge=1)
     max_upload_bytes: int = Field(2_000_000, ge=1)
+    answer_dms: bool = True
+    url_timeout: float = Field(20.0, gt=0, le=300)
+    url_max_redirects: int = Field(5, ge=0, le=20)
+    url_allow_private: bool = False
+    database_url: SecretStr = SecretStr("")
+    retention_days: int = Field(30, ge=1)
 
     llm_provider: str = "none"
     llm_model: str = ""
