@@ -15,6 +15,7 @@ from bot.answering.questions import clean_question
 from bot.errors import QuestionError
 from bot.service import StoryService
 from index.loaders import LoadedDocument
+from tests.verbatim import assert_verbatim
 
 FESTIVAL = LoadedDocument(
     "lantern-festival.txt",
@@ -32,13 +33,6 @@ def service(make_story_service: Callable[..., StoryService]) -> StoryService:
     return make_story_service(FESTIVAL)
 
 
-def _assert_verbatim(service: StoryService, answer: Answer) -> None:
-    for citation in [*answer.citations, *answer.related]:
-        text = service.store().document_text(citation.source)
-        assert text is not None
-        assert text[citation.start : citation.end] == citation.passage
-
-
 def test_the_opening_date_is_answered_with_a_verbatim_quote(service: StoryService) -> None:
     answer = service.ask("When will Mayor Calloway open the Lantern Festival?")
     assert answer.grounded
@@ -46,7 +40,7 @@ def test_the_opening_date_is_answered_with_a_verbatim_quote(service: StoryServic
     assert "[1]" in answer.answer
     assert answer.citations[0].n == 1
     assert answer.citations[0].source == FESTIVAL.source
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +52,7 @@ def test_questions_the_story_does_not_answer_are_refused(service: StoryService, 
     assert not answer.grounded
     assert answer.answer == NOT_IN_STORY
     assert answer.citations == []
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 def test_a_follow_up_uses_the_previous_question(service: StoryService) -> None:

@@ -20,6 +20,7 @@ from bot.logs import event_fields
 from bot.service import StoryService
 from bot.summaries.rewrite import rewrite_summary
 from index.loaders import LoadedDocument
+from tests.verbatim import assert_verbatim
 
 MARATHON = LoadedDocument(
     "marathon.txt",
@@ -96,13 +97,6 @@ def _number(service: StoryService, question: str, phrase: str) -> int:
     return next(n for n, hit in enumerate(hits, 1) if phrase in hit.passage.text)
 
 
-def _assert_verbatim(service: StoryService, answer: Answer) -> None:
-    for citation in [*answer.citations, *answer.related]:
-        text = service.store().document_text(citation.source)
-        assert text is not None
-        assert text[citation.start : citation.end] == citation.passage
-
-
 def test_a_model_answer_is_shown_with_exact_citations(
     llm_service: Callable[..., StoryService], script: _Script
 ) -> None:
@@ -114,7 +108,7 @@ def test_a_model_answer_is_shown_with_exact_citations(
     assert answer.answer == "The marathon starts on April 27 [1]."
     assert DATE_QUOTE in answer.citations[0].passage
     assert answer.citations[0].passage != service.store().document_text(answer.citations[0].source)  # a sentence
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +135,7 @@ def test_a_reply_without_a_verified_citation_falls_back_to_the_extractive_answer
     assert "April 27" in answer.answer
     for invented in ("helicopter", "Paris", "lorem"):
         assert invented not in json.dumps(answer.to_dict())
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 def test_a_model_that_raises_falls_back_and_is_logged_once_without_a_traceback(
@@ -191,7 +185,7 @@ def test_plain_prose_with_markers_is_verified_word_by_word(
     answer = service.ask(QUESTION)
     assert answer.mode == "llm"
     assert answer.answer == "The Orchard Hill marathon will start on April 27 [1]."
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 def test_instructions_inside_a_document_do_not_change_the_rules(
@@ -300,7 +294,7 @@ async def test_streaming_shows_previews_then_the_verified_answer(
     assert all("[" not in p and "great honour" not in p for p in previews)  # unverified: no markers, no quotes
     assert answer.mode == "llm"
     assert answer.answer == "The marathon starts on April 27 [1]."  # the invented quotation is gone
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 async def test_a_stream_that_breaks_ends_with_the_extractive_answer(llm_service: Callable[..., StoryService]) -> None:

@@ -19,6 +19,7 @@ from bot.service import StoryService
 from config import load_settings
 from index.loaders import LoadedDocument
 from tests.openai_stub import MODEL_ID, OpenAIStub, Responder, StubReply, running_stub
+from tests.verbatim import assert_verbatim
 
 DAM = LoadedDocument(
     "fish-ladder.txt",
@@ -91,13 +92,6 @@ def cli_story(make_story_service: Callable[..., StoryService]) -> None:
     make_story_service(DAM, data_dir=os.environ["STORYBOT_DATA_DIR"])
 
 
-def _assert_verbatim(service: StoryService, answer: Answer) -> None:
-    for citation in [*answer.citations, *answer.related]:
-        text = service.store().document_text(citation.source)
-        assert text is not None
-        assert text[citation.start : citation.end] == citation.passage
-
-
 def test_an_openai_compatible_server_answers_with_structured_output(
     openai_service: Callable[..., StoryService], stub: OpenAIStub
 ) -> None:
@@ -106,7 +100,7 @@ def test_an_openai_compatible_server_answers_with_structured_output(
     assert (answer.mode, answer.fallback_reason) == ("llm", None)
     assert answer.answer == "The fish ladder opens on September 9 [1]."
     assert DATE_QUOTE in answer.citations[0].passage
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
     request = stub.requests[-1]
     assert request["model"] == MODEL_ID
     assert request["response_format"]["type"] == "json_schema"
@@ -124,7 +118,7 @@ async def test_the_answer_streams_from_the_server(
     assert previews[-1] == "The fish ladder opens on September 9."
     assert (answer.mode, answer.answer) == ("llm", "The fish ladder opens on September 9 [1].")
     assert stub.requests[-1]["stream"] is True
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 def test_a_server_slower_than_the_timeout_gets_the_extractive_answer(
@@ -166,7 +160,7 @@ def test_server_failures_get_the_extractive_answer(
     answer = service.ask(QUESTION)
     assert (answer.mode, answer.fallback_reason) == ("extractive", reason)
     assert "September 9" in answer.answer
-    _assert_verbatim(service, answer)
+    assert_verbatim(service, answer)
 
 
 def test_an_unreachable_server_gets_the_extractive_answer(make_story_service: Callable[..., StoryService]) -> None:

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot.answering.chain import NOT_IN_STORY
-from bot.answering.data import Answer, Turn
+from bot.answering.data import Turn
 from bot.service import StoryService
 from bot.summaries.summarize import MODES, summarize_document
 from index.chunking import chunk_document
 from index.corpus import default_corpus
 from tests.test_cli import run_cli
+from tests.verbatim import assert_verbatim
 
 SEED = default_corpus()[0]
 SEED_FILE = Path(__file__).parents[1] / "index" / "data" / "petro-trump-meeting.txt"
@@ -35,13 +36,6 @@ def seed_service(make_service: Callable[..., StoryService]) -> StoryService:
     return built
 
 
-def _assert_verbatim(service: StoryService, answer: Answer) -> None:
-    for citation in [*answer.citations, *answer.related]:
-        text = service.store().document_text(citation.source)
-        assert text is not None
-        assert text[citation.start : citation.end] == citation.passage
-
-
 # --- clear questions and clear refusals -----------------------------------------------------------
 
 
@@ -52,7 +46,7 @@ def test_meeting_date_is_answered_with_a_verbatim_quote(seed_service: StoryServi
     assert "[1]" in answer.answer
     assert answer.citations[0].n == 1
     assert answer.citations[0].source == "petro-trump-meeting.txt"
-    _assert_verbatim(seed_service, answer)
+    assert_verbatim(seed_service, answer)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +64,7 @@ def test_clear_questions_are_answered_from_the_seed_story(
     assert answer.grounded
     assert expected in answer.answer
     assert answer.citations[0].source == SEED.source
-    _assert_verbatim(seed_service, answer)
+    assert_verbatim(seed_service, answer)
 
 
 def test_a_follow_up_about_the_seed_story_uses_the_previous_question(seed_service: StoryService) -> None:
@@ -96,7 +90,7 @@ def test_questions_the_seed_story_does_not_answer_are_refused(seed_service: Stor
     assert not answer.grounded
     assert answer.answer == NOT_IN_STORY
     assert answer.citations == []
-    _assert_verbatim(seed_service, answer)
+    assert_verbatim(seed_service, answer)
 
 
 # --- an empty collection answers from the bundled story -----------------------------------------
