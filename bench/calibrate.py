@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from bench.squad_data import SQUAD_V1, Article, Question, contains_gold, load_squad, sample_questions, split_articles
-from bot.answering.extractive import FEATURES, background_term_weights, missing_mass, score_sentences
+from bot.answering.extractive import FEATURES, question_words_missing, score_sentences
 from bot.service import StoryService
 from config import load_settings
 from index.loaders import LoadedDocument
@@ -54,7 +54,7 @@ def ask_features(service: StoryService, collection: str, question: Question, ans
     return Group(
         np.array([r.features() for r in ranked]),
         np.array([answerable and contains_gold(r.text, question.answers) for r in ranked]),
-        missing_mass(background_term_weights(retrieval.query_tokens), retrieval.keywords),
+        question_words_missing(retrieval),
         answerable,
     )
 

@@ -42,7 +42,7 @@ from scipy.optimize import minimize
 from bench.calibrate import article_collection, far_paragraph, fit_logistic, story_collection
 from bench.squad_data import SQUAD_V1, SQUAD_V2, Article, Question, contains_gold, load_squad, split_articles
 from bot.answering.answerer import ANSWERER_FILE, Candidate, LinearModel, answerable_features, rank_features
-from bot.answering.extractive import background_term_weights, missing_mass, score_sentences
+from bot.answering.extractive import question_words_missing, score_sentences
 from bot.answering.reader import DATA_DIR, SentenceReader
 from bot.service import StoryService
 from config import load_settings
@@ -83,7 +83,7 @@ def ask(
     verdicts = reader.score(q.question, [s.text for s in first])
     features = np.array([[rank_features(s, v)[f] for f in RANK_FEATURES] for s, v in zip(first, verdicts, strict=True)])
     labels = np.array([kind == "answerable" and contains_gold(s.text, q.answers) for s in first])
-    missing = missing_mass(background_term_weights(retrieval.query_tokens), retrieval.keywords)
+    missing = question_words_missing(retrieval)
     return Row(kind, size, first, verdicts, features, labels, missing, q.answers, q.question)
 
 

@@ -657,12 +657,12 @@ class PassageStore:
         older version, or mid-update) embedded now."""
         import numpy as np
 
+        if not sentences:
+            return np.zeros((0, self._dimension), np.float32)
         found = self.sentence_vectors(list(dict.fromkeys(s.id for s in sentences)))
         missing = list({s.id: s for s in sentences if s.id not in found}.values())
         if missing:
             found.update(zip([s.id for s in missing], self.embeddings.encode([s.text for s in missing]), strict=True))
-        if not sentences:
-            return np.zeros((0, self._dimension), np.float32)
         return np.stack([found[s.id] for s in sentences]).astype(np.float32)
 
     @_reports_unreachable

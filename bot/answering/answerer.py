@@ -30,10 +30,9 @@ from bot.answering.extractive import (
     ScoredSentence,
     SentenceVectors,
     SentenceWeights,
-    background_term_weights,
     expected_answer_type,
     has_answer_type,
-    missing_mass,
+    question_words_missing,
     score_sentences,
 )
 from index.chunking import passage_sentences
@@ -78,7 +77,7 @@ class ExtractiveAnswerer:
         if not ranked:
             return Answer(question, NOT_IN_STORY, grounded=False)
         best = ranked[0]
-        missing = missing_mass(background_term_weights(retrieval.query_tokens), retrieval.keywords)
+        missing = question_words_missing(retrieval)
         confidence = self.refusal.probability(best.dense, best.window_bg, missing)
         if confidence < self.refusal.threshold:
             related = [_citation(1, best, best.score)]
@@ -239,12 +238,14 @@ class ReaderAnswerer:
         return ranked
 
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
-        ranked = self.rank(question, retrieval)
-        if not ranked or not retrieval.query_tokens:
+        if not retrieval.query_tokens:
             # Nothing but question words ("When?" with no conversation before it): any sentence
-            # would be a guess at what was meant.
+            # would be a guess at what was meant, so the reader need not read any.
             return Answer(question, NOT_IN_STORY, grounded=False)
-        missing = missing_mass(background_term_weights(retrieval.query_tokens), retrieval.keywords)
+        ranked = self.rank(question, retrieval)
+        if not ranked:
+            return Answer(question, NOT_IN_STORY, grounded=False)
+        missing = question_words_missing(retrieval)
         confidence = self.model.answerable.probability(answerable_features(ranked, missing, question))
         best = ranked[0]
         if confidence < self.model.answer_threshold:

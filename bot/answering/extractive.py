@@ -180,6 +180,12 @@ def missing_mass(question_terms: dict[str, float], keywords: KeywordIndex) -> fl
     return sum(w for t, w in question_terms.items() if not keywords.knows(t)) / total
 
 
+def question_words_missing(retrieval: Retrieval) -> float:
+    """:func:`missing_mass` of a retrieval's question, its words weighted by general rarity: the
+    refusal evidence every answerer (and the benches that fit them) reads."""
+    return missing_mass(background_term_weights(retrieval.query_tokens), retrieval.keywords)
+
+
 SentenceVectors = Callable[[Sequence[Sentence]], np.ndarray[Any, Any]]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -50,12 +50,13 @@ PAGE_ID = rf"sb:g:{ANSWER_ID}:(?P<page>\d{{1,3}}):(?P<way>prev|next)"
 RELATED_ID = rf"sb:r:{ANSWER_ID}"
 
 
-def answer_id_in(custom_ids: Iterable[str]) -> str | None:
-    """The answer a message's buttons belong to: every button of an answer carries its id."""
-    for custom_id in custom_ids:
-        match = _ANY_ID.match(custom_id)
-        if match:
-            return match.group("id")
+def answer_id_of(message: discord.Message) -> str | None:
+    """The answer a message shows, read from its controls: every button of an answer carries its id."""
+    for row in message.components:
+        for child in getattr(row, "children", ()):
+            match = _ANY_ID.match(getattr(child, "custom_id", None) or "")
+            if match:
+                return match.group("id")
     return None
 
 

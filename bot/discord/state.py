@@ -33,7 +33,7 @@ from bot.discord.render import NO_LABELS, SourceLabels
 from bot.discord.server_settings import ServerSettings, settings_from_stored
 from bot.discord.shown import Shown, answer_payload, answer_shown, shown_from_saved, summary_payload, summary_shown
 from bot.logs import log_event
-from bot.state import Conversation, Database, PurgeCounts, StateError, is_expired
+from bot.state import Conversation, Database, PurgeCounts, SavedAnswer, StateError, is_expired
 
 T = TypeVar("T")
 
@@ -188,14 +188,13 @@ class BotState:
 
     async def shown_answer(self, answer_id: str) -> Shown | None:
         """A saved answer by its id, if still within retention."""
-        saved = await self._run(self.database.get_answer, answer_id)
-        if saved is None or self.is_expired(saved.created_at):
-            return None
-        return shown_from_saved(saved)
+        return self._within_retention(await self._run(self.database.get_answer, answer_id))
 
     async def shown_in_message(self, message_id: int) -> Shown | None:
         """The answer a message shows, if it is one of the bot's and still within retention."""
-        saved = await self._run(self.database.answer_for_message, str(message_id))
+        return self._within_retention(await self._run(self.database.answer_for_message, str(message_id)))
+
+    def _within_retention(self, saved: SavedAnswer | None) -> Shown | None:
         if saved is None or self.is_expired(saved.created_at):
             return None
         return shown_from_saved(saved)

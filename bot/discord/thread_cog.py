@@ -20,7 +20,7 @@ from discord.ext import commands
 
 from bot.answering.questions import clean_question
 from bot.discord.backend import TimedAnswer
-from bot.discord.buttons import answer_id_in, message_parts
+from bot.discord.buttons import answer_id_of, message_parts
 from bot.discord.chitchat import is_chit_chat
 from bot.discord.errors import describe_error
 from bot.discord.render import render_preview
@@ -61,16 +61,6 @@ class Placement:
 
 USAGE = "Mention me with a question, e.g. “@{name} when will Petro meet Trump?”, or use `/ask`."
 ACKNOWLEDGE = "👍"
-
-
-def button_ids(message: discord.Message) -> list[str]:
-    """The custom ids of a message's buttons and menus."""
-    return [
-        child.custom_id
-        for row in message.components
-        for child in getattr(row, "children", ())
-        if isinstance(getattr(child, "custom_id", None), str)
-    ]
 
 
 class ThreadCog(commands.Cog):
@@ -159,7 +149,7 @@ class ThreadCog(commands.Cog):
         if shown is None and isinstance(reference.resolved, discord.Message):
             # The message id is recorded just after the answer is sent; a reply that quick
             # finds the answer by the id its buttons carry.
-            answer_id = answer_id_in(button_ids(reference.resolved))
+            answer_id = answer_id_of(reference.resolved)
             shown = await self.bot.state.shown_answer(answer_id) if answer_id else None
         if shown is not None:
             return shown, "answer"
