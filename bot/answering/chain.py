@@ -31,7 +31,7 @@ def verify_citations(answer: Answer, document_text: Callable[[str], str | None])
     if answer.grounded and not citations:
         return replace(answer, answer=NOT_IN_STORY, grounded=False, citations=[], related=related, short_answer=None)
     short = answer.short_answer
-    if short is not None and not (verified(_as_citation(short)) and _within(short, citations[0])):
+    if short is not None and not (citations and verified(_as_citation(short)) and _within(short, citations[0])):
         prefix = f"{short.text} [1]\n"
         text = answer.answer[len(prefix) :] if answer.answer.startswith(prefix) else answer.answer
         return replace(answer, answer=text, citations=citations, related=related, short_answer=None)

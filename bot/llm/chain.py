@@ -3,8 +3,8 @@
 With ``llm_provider`` set, questions are answered by a chat model from the numbered passages, but
 nothing the model writes is shown unchecked: :mod:`bot.llm.verify` keeps only the sentences a
 passage supports and turns each supporting quote into an exact-offset citation. A model that is
-slow, down, rate limited, or whose answer has no verified citation gives way to the extractive
-answer (``mode="extractive"`` with a ``fallback_reason``) within ``llm_timeout``.
+slow, down, rate limited, or whose answer has no verified citation gives way to the offline
+answerer's answer (``mode="extractive"`` with a ``fallback_reason``) within ``llm_timeout``.
 
 Entry point: :func:`build_llm_answer_chain`, used by ``StoryService``, which also streams answers
 (:meth:`LLMAnswerChain.astream_answer`) for the Discord bot to show while they are written.
@@ -54,7 +54,7 @@ class _Verdict:
 
 
 class LLMAnswerer:
-    """Answer from the retrieved passages with a chat model; fall back to the extractive answer."""
+    """Answer from the retrieved passages with a chat model; fall back to the offline answerer's."""
 
     def __init__(
         self,
@@ -124,7 +124,7 @@ class LLMAnswerer:
         yield await self._asettle(question, retrieval, outcome, started)
 
     def _settle(self, question: str, retrieval: Retrieval, outcome: ModelOutcome, started: float) -> Answer:
-        """The verified model answer, or the extractive one when verification leaves nothing."""
+        """The verified model answer, or the offline answerer's when verification leaves nothing."""
         verdict = self._judge(question, retrieval, outcome)
         if verdict.answer is None:
             return self._fall_back(question, retrieval, verdict.reason, started, outcome.usage)
@@ -315,7 +315,7 @@ def _condensed_question(text: str, max_chars: int) -> str | None:
 
 def build_llm_answer_chain(
     retriever: HybridRetriever,
-    extractive: Answerer,
+    offline: Answerer,
     document_text: DocumentText,
     settings: Settings,
     model: TimedChatModel,
@@ -323,7 +323,7 @@ def build_llm_answer_chain(
 ) -> LLMAnswerChain:
     """The chat-model chain over one collection; ``model`` and ``pool`` are the service's own,
     shared by every collection."""
-    answerer = LLMAnswerer(model, extractive, document_text, settings.llm_timeout, pool)
+    answerer = LLMAnswerer(model, offline, document_text, settings.llm_timeout, pool)
     return LLMAnswerChain(retriever, answerer, document_text, settings.max_question_chars, settings.history_turns)
 
 
