@@ -36,12 +36,13 @@ class KeywordIndex:
 
     def __init__(self, passages: list[Passage], tokens: list[list[str]] | None = None) -> None:
         self.passages = passages
-        self.tokens = tokens if tokens is not None else [tokenize(p.text) for p in passages]
+        if tokens is None:
+            tokens = [tokenize(p.text) for p in passages]
         self._bm25 = bm25s.BM25()
         if passages:
-            self._bm25.index(self.tokens, show_progress=False)
+            self._bm25.index(tokens, show_progress=False)
         frequencies: Counter[str] = Counter()
-        for row in self.tokens:
+        for row in tokens:
             frequencies.update(set(row))
         n = max(len(passages), 1)
         self._idf = {term: math.log(1 + (n - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()}
@@ -85,8 +86,10 @@ class KeywordIndexCache:
                 return entry[1]
         index = self._load(store.name, revision)
         if index is None:
-            index = KeywordIndex(store.all_passages())
-            self._save(store.name, revision, index)
+            passages = store.all_passages()
+            tokens = [tokenize(p.text) for p in passages]
+            index = KeywordIndex(passages, tokens)
+            self._save(store.name, revision, passages, tokens)
         with self._lock:
             self._entries[store.name] = (revision, index)
         return index
@@ -108,15 +111,15 @@ class KeywordIndexCache:
             logger.debug("keyword cache %s unreadable, rebuilding: %s", path, exc)
             return None
 
-    def _save(self, name: str, revision: str, index: KeywordIndex) -> None:
+    def _save(self, name: str, revision: str, passages: list[Passage], tokens: list[list[str]]) -> None:
         path = self._path(name)
         if path is None:
             return
         record = {
             "revision": revision,
             "tokenizer": tokenizer_fingerprint(),
-            "passages": [passage_to_json(p) for p in index.passages],
-            "tokens": index.tokens,
+            "passages": [passage_to_json(p) for p in passages],
+            "tokens": tokens,
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
